@@ -1,0 +1,122 @@
+/**
+ * The gateway's shared state, with no Node-RED in it: threads, reply listeners, de-duplication,
+ * allowlists and channels, plus the snapshot that persistence writes and reads.
+ */
+import type { Chat, Platform, ReplyTo, Strategy } from './envelope';
+import { Allowlists } from './allowlist';
+import { ChannelRegistry } from './channels';
+import { DedupeWindow, dedupeKey } from './dedupe';
+import { ReplyListeners, type ListenerLookup } from './reply-listeners';
+import { ThreadMap, type Resolution, type ThreadChat } from './threads';
+
+export const MINUTE = 60 * 1000;
+
+export interface GatewaySettings {
+  defaultStrategy: Strategy;
+  /** Idle time that ends a thread; 0 = never. */
+  sessionMs: number;
+  listenerTtlMs: number;
+  dedupeWindowMs: number;
+  resetCommands: string[];
+}
+
+export const DEFAULT_SETTINGS: GatewaySettings = {
+  defaultStrategy: 'per-conversation',
+  sessionMs: 24 * 60 * MINUTE,
+  listenerTtlMs: 30 * MINUTE,
+  dedupeWindowMs: 20 * MINUTE,
+  resetCommands: ['/new', '/reset'],
+};
+
+export const SNAPSHOT_VERSION = 1;
+
+export interface Snapshot {
+  version: number;
+  savedAt: number;
+  threads: unknown;
+  listeners: unknown;
+  dedupe: unknown;
+  allowlists: unknown;
+}
+
+export class GatewayState {
+  readonly threads = new ThreadMap();
+  readonly listeners: ReplyListeners;
+  readonly dedupe: DedupeWindow;
+  readonly allowlists = new Allowlists();
+  readonly channels = new ChannelRegistry();
+  /** Called after every change that should be persisted. */
+  onChange: () => void = () => {};
+
+  constructor(readonly settings: GatewaySettings = DEFAULT_SETTINGS) {
+    this.listeners = new ReplyListeners(settings.listenerTtlMs);
+    this.dedupe = new DedupeWindow(settings.dedupeWindowMs);
+  }
+
+  /** True when this message was already seen inside the window (a platform's retried delivery). */
+  isDuplicate(platform: Platform, channelId: string, messageId: string, now = Date.now()): boolean {
+    const dup = this.dedupe.checkAndRecord(dedupeKey(platform, channelId, messageId), now);
+    if (!dup) this.onChange();
+    return dup;
+  }
+
+  resolveThread(chat: ThreadChat, strategy: Strategy, sessionMs: number, reset: boolean, now = Date.now()): Resolution {
+    const resolution = this.threads.resolve(chat, { strategy, sessionMs, now, reset });
+    if (resolution.replaced) this.listeners.remove(resolution.replaced.id);
+    this.onChange();
+    return resolution;
+  }
+
+  registerListener(threadId: string, address: ReplyTo, now = Date.now()): void {
+    this.listeners.register(threadId, address, now);
+    this.onChange();
+  }
+
+  lookupListener(threadId: string, now = Date.now()): ListenerLookup {
+    return this.listeners.lookup(threadId, now);
+  }
+
+  isResetCommand(chat: Pick<Chat, 'command'>, text: string, commands = this.settings.resetCommands): boolean {
+    const name = chat.command?.name ?? (text.trim().startsWith('/') ? text.trim().split(/\s+/)[0] : undefined);
+    if (!name) return false;
+    const bare = name.replace(/^\//, '').split('@')[0].toLowerCase();
+    return commands.some((c) => c.replace(/^\//, '').toLowerCase() === bare);
+  }
+
+  endThread(id: string): boolean {
+    const ended = this.threads.end(id);
+    if (ended) {
+      this.listeners.remove(id);
+      this.onChange();
+    }
+    return !!ended;
+  }
+
+  sweep(now = Date.now()): void {
+    const dropped = this.threads.sweep(now).length;
+    const removed = this.dedupe.sweep(now) + this.listeners.sweep(now);
+    if (dropped + removed > 0) this.onChange();
+  }
+
+  snapshot(now = Date.now()): Snapshot {
+    return {
+      version: SNAPSHOT_VERSION,
+      savedAt: now,
+      threads: this.threads.snapshot(),
+      listeners: this.listeners.snapshot(),
+      dedupe: this.dedupe.snapshot(),
+      allowlists: this.allowlists.snapshot(),
+    };
+  }
+
+  /** Restores what a snapshot holds; anything malformed is skipped rather than trusted. */
+  restore(data: unknown): void {
+    if (!data || typeof data !== 'object') return;
+    const s = data as Partial<Snapshot>;
+    if (s.version !== SNAPSHOT_VERSION) return;
+    this.threads.restore(s.threads);
+    this.listeners.restore(s.listeners);
+    this.dedupe.restore(s.dedupe);
+    this.allowlists.restore(s.allowlists);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Where the gateway's state lives between restarts: a snapshot written atomically to a file in the
+ * Node-RED user directory (default), or kept in a named Node-RED context store.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+export interface SnapshotStore {
+  readonly description: string;
+  load(): Promise<unknown | undefined>;
+  save(snapshot: unknown): Promise<void>;
+}
+
+export class FileSnapshotStore implements SnapshotStore {
+  private seq = 0;
+  constructor(public readonly file: string) {}
+
+  get description(): string {
+    return `file ${this.file}`;
+  }
+
+  async load(): Promise<unknown | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return JSON.parse(text);
+  }
+
+  /** Write to a temporary file, fsync, then rename: a crash leaves the old or the new file, never half of one. */
+  async save(snapshot: unknown): Promise<void> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.${++this.seq}.tmp`;
+    const handle = await fs.open(tmp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(snapshot));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, this.file);
+  }
+}
+
+/** Adapter over any async get/set pair (a Node-RED context store). */
+export class CallbackSnapshotStore implements SnapshotStore {
+  constructor(
+    public readonly description: string,
+    private readonly get: () => Promise<unknown | undefined>,
+    private readonly set: (value: unknown) => Promise<void>,
+  ) {}
+  load(): Promise<unknown | undefined> {
+    return this.get();
+  }
+  save(snapshot: unknown): Promise<void> {
+    return this.set(snapshot);
+  }
+}
+
+/**
+ * Coalesces changes into at most one write per `delayMs`, never two writes at once, and a final
+ * flush on close. With the default delay a hard kill loses at most the last half second.
+ */
+export class Persister {
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private closed = false;
+  lastError: Error | undefined;
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly snapshot: () => unknown,
+    private readonly delayMs = 500,
+    private readonly onError: (err: Error) => void = () => {},
+  ) {}
+
+  markDirty(): void {
+    this.dirty = true;
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.delayMs);
+    this.timer.unref?.();
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.writing = this.writing.then(async () => {
+      if (!this.dirty) return;
+      this.dirty = false;
+      try {
+        await this.store.save(this.snapshot());
+        this.lastError = undefined;
+      } catch (err) {
+        this.dirty = true;
+        this.lastError = err as Error;
+        this.onError(err as Error);
+      }
+    });
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * chatgate-gateway: the shared gateway context (a config node). Holds the thread map, reply
+ * listeners, de-duplication window, allowlists and channel registry, and persists them.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { settingsFromDef, type GatewayDef } from './gateway-settings';
+import { registerAdminApi } from './admin-api';
+import { GatewayRuntime, gateways, type GatewayNode } from './gateway-runtime';
+
+export = function (RED: NodeAPI): void {
+  function ChatgateGatewayNode(this: GatewayNode, def: GatewayDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const flushMs = Number(process.env.CHATGATE_FLUSH_MS) || 500;
+    node.gateway = new GatewayRuntime(
+      node,
+      def.name || 'gateway',
+      settingsFromDef(def),
+      { kind: def.store === 'context' ? 'context' : 'file', contextStore: def.contextStore ?? '', flushMs },
+      RED,
+    );
+    gateways.set(node.id, node.gateway);
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (gateways.get(node.id) === node.gateway) gateways.delete(node.id);
+      node.gateway.close().then(done, (err: Error) => {
+        node.error(err.message);
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType('chatgate-gateway', ChatgateGatewayNode as unknown as (this: Node, def: NodeDef) => void);
+  registerAdminApi(RED);
+};

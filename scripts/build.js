@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Build: compile the TypeScript to CommonJS in dist/, then put each node's editor .html, its
+// i18n catalog (the shared strings in locales/ merged with the node's own) and static assets
+// beside its .js, where Node-RED looks for them.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+
+fs.rmSync(dist, { recursive: true, force: true });
+const tsc = require.resolve('typescript/bin/tsc');
+const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+if (result.status !== 0) process.exit(result.status ?? 1);
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
+
+const languages = fs.readdirSync(path.join(root, 'locales'));
+const shared = Object.fromEntries(
+  languages.map((lang) => [lang, JSON.parse(fs.readFileSync(path.join(root, 'locales', lang, 'chatgate.json'), 'utf8'))]),
+);
+
+for (const file of walk(path.join(root, 'nodes'))) {
+  const rel = path.relative(root, file);
+  const out = path.join(dist, rel);
+  const parts = rel.split(path.sep);
+  const li = parts.indexOf('locales');
+  if (li >= 0 && file.endsWith('.json')) {
+    const lang = parts[li + 1];
+    const own = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, JSON.stringify({ ...shared[lang], ...own }, null, 2));
+  } else if (file.endsWith('.html') || li >= 0 || parts.includes('static')) {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.copyFileSync(file, out);
+  }
+}
+console.log('built dist/');
