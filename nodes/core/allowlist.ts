@@ -104,3 +104,16 @@ export class Allowlists {
     }
   }
 }
+
+/** Entries from the editor; invalid ones are reported once at deploy and left out. */
+export function parseEntries(raw: unknown): { entries: AllowEntry[]; invalid: string[] } {
+  const entries: AllowEntry[] = [];
+  const invalid: string[] = [];
+  for (const e of Array.isArray(raw) ? raw : []) {
+    const parsed = AllowEntrySchema.safeParse(e);
+    if (parsed.success) entries.push(parsed.data);
+    else invalid.push(String((e as { jid?: unknown })?.jid));
+  }
+  return { entries, invalid };
+}
+

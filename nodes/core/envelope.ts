@@ -69,6 +69,8 @@ export const ThreadSchema = z.object({
   strategy: StrategySchema,
   isNew: z.boolean(),
   turn: z.number().int().nonnegative(),
+  /** Set on the message that started this thread with a reset command. */
+  reset: z.boolean().optional(),
 });
 export type ThreadInfo = z.infer<typeof ThreadSchema>;
 

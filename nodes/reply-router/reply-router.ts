@@ -1,0 +1,50 @@
+/**
+ * chatgate-reply-router: sends each reply to the output of the platform it must go back to.
+ * The address is the reply's own `msg.chat.replyTo`, or, for a late reply that only carries
+ * `msg.thread.id`, the gateway's reply listener for that thread.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { UNROUTABLE_OUTPUT, routeReply } from '../core/reply-routing';
+import { getGateway } from '../gateway/gateway-runtime';
+
+interface ReplyRouterDef extends NodeDef {
+  gateway?: string;
+}
+
+type RoutedMsg = NodeMessageInFlow & { chat?: Record<string, unknown>; unroutable?: unknown };
+
+export = function (RED: NodeAPI): void {
+  function ReplyRouterNode(this: Node, def: ReplyRouterDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const gateway = getGateway(RED, def.gateway);
+    let routed = 0;
+    let unroutable = 0;
+    node.status({ fill: 'grey', shape: 'ring', text: RED._('chatgate.status.ready') });
+
+    node.on('input', (msg: NodeMessageInFlow, send, done) => {
+      const ready = gateway ? gateway.ready : Promise.resolve();
+      ready.then(() => {
+        const out = msg as RoutedMsg;
+        const route = routeReply(out, gateway ? (id) => gateway.state.lookupListener(id) : undefined);
+        const ports: Array<NodeMessageInFlow | null> = new Array(UNROUTABLE_OUTPUT + 1).fill(null);
+        if (route.ok) {
+          if (route.from === 'listener') out.chat = { ...(out.chat ?? {}), replyTo: route.address };
+          ports[route.output] = out;
+          routed++;
+          node.status({ fill: 'green', shape: 'dot', text: RED._('reply-router.status.routed', { platform: route.address.platform, routed, unroutable }) });
+        } else {
+          out.unroutable = { reason: route.reason };
+          ports[UNROUTABLE_OUTPUT] = out;
+          unroutable++;
+          node.warn(RED._('reply-router.warn.unroutable', { reason: route.reason }));
+          node.status({ fill: 'yellow', shape: 'ring', text: RED._('reply-router.status.unroutable', { routed, unroutable }) });
+        }
+        send(ports);
+        done();
+      }, done);
+    });
+  }
+
+  RED.nodes.registerType('chatgate-reply-router', ReplyRouterNode as unknown as (this: Node, def: NodeDef) => void);
+};

@@ -1,0 +1,70 @@
+/**
+ * chatgate-thread-resolver: picks or creates the conversation thread of each message by strategy,
+ * sets `msg.thread`, and leaves the reply address under the thread id for late replies.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { StrategySchema, validateInbound, type Strategy } from '../core/envelope';
+import { getGateway } from '../gateway/gateway-runtime';
+import { minutes } from '../gateway/gateway-settings';
+
+interface ThreadResolverDef extends NodeDef {
+  gateway: string;
+  strategy?: string;
+  sessionMinutes?: string | number;
+  passReset?: boolean;
+  resetText?: string;
+}
+
+export = function (RED: NodeAPI): void {
+  function ThreadResolverNode(this: Node, def: ThreadResolverDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const gateway = getGateway(RED, def.gateway);
+    const ownStrategy = StrategySchema.safeParse(def.strategy);
+    const passReset = def.passReset === true;
+    const resetText = def.resetText || RED._('thread-resolver.resetText');
+
+    if (!gateway) node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.noGateway') });
+    else node.status({ fill: 'grey', shape: 'ring', text: RED._('chatgate.status.ready') });
+
+    node.on('input', (msg: NodeMessageInFlow, send, done) => {
+      if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
+      const checked = validateInbound(msg as { payload?: unknown; chat?: unknown });
+      if (!checked.ok) {
+        node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) });
+        return done(new Error(checked.error));
+      }
+      gateway.ready.then(() => {
+        const { chat, payload } = checked.value;
+        const state = gateway.state;
+        const strategy: Strategy = ownStrategy.success ? ownStrategy.data : state.settings.defaultStrategy;
+        const sessionMs = minutes(def.sessionMinutes, state.settings.sessionMs);
+        const isReset = state.isResetCommand(chat, payload);
+        const resolution = state.resolveThread(chat, strategy, sessionMs, isReset);
+        const thread = state.threads.toInfo(resolution);
+        state.registerListener(thread.id, chat.replyTo);
+        const out = msg as NodeMessageInFlow & { thread?: unknown };
+        out.thread = isReset ? { ...thread, reset: true } : thread;
+        node.status({
+          fill: 'green',
+          shape: 'dot',
+          text: RED._(isReset ? 'thread-resolver.status.reset' : 'thread-resolver.status.thread', {
+            id: thread.id,
+            turn: thread.turn,
+            count: state.threads.size,
+          }),
+        });
+        if (isReset && !passReset) {
+          // The user still hears that the reset worked; the agent never sees the command.
+          out.payload = resetText;
+          send([null, out]);
+        } else {
+          send([out, null]);
+        }
+        done();
+      }, done);
+    });
+  }
+
+  RED.nodes.registerType('chatgate-thread-resolver', ThreadResolverNode as unknown as (this: Node, def: NodeDef) => void);
+};
