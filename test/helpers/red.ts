@@ -32,11 +32,33 @@ export type AnyRED = any;
 
 export const captured: { RED?: AnyRED } = {};
 
+/** A hook that may adjust the RED API before the nodes see it (e.g. a real permission check). */
+let patchRED: ((RED: AnyRED) => void) | undefined;
+export function setRedPatch(fn: ((RED: AnyRED) => void) | undefined): void {
+  patchRED = fn;
+}
+
+/**
+ * Stands in for Node-RED's admin auth (the test helper stubs it to allow everything): a request
+ * holds the permissions listed in its `x-test-permissions` header, as a token's scope would.
+ */
+export function enforcePermissionsByHeader(RED: AnyRED): void {
+  RED.auth = {
+    needsPermission: (permission: string) => (req: AnyRED, res: AnyRED, next: () => void) => {
+      const held = String(req.headers['x-test-permissions'] ?? '').split(',');
+      const [, level] = permission.split('.');
+      if (held.includes(permission) || held.includes(level) || held.includes('*')) return next();
+      res.status(req.headers['x-test-permissions'] === undefined ? 401 : 403).json({ error: 'unauthorized' });
+    },
+  };
+}
+
 export function nodeModules(names: ModuleName[]): Array<(RED: AnyRED) => void> {
   return names.map((n) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(DIST, MODULES[n]));
     return (RED: AnyRED) => {
+      patchRED?.(RED);
       captured.RED = RED;
       return mod(RED);
     };

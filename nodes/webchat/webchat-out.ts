@@ -1,0 +1,78 @@
+/**
+ * chatgate-webchat-out: delivers replies, streamed parts and typing signals to the web chat page
+ * of the user a reply is addressed to. A user with no page open gets the reply when they return.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { toJid } from '../core/jid';
+import { readOutbound, type Outbound } from '../core/outbound';
+import { linkChannel } from '../gateway/channel-link';
+import { frameFor } from './frames';
+import { findHub, type Delivery } from './hub';
+
+interface WebchatOutDef extends NodeDef {
+  gateway?: string;
+}
+
+export = function (RED: NodeAPI): void {
+  function ChatgateWebchatOutNode(this: Node, def: WebchatOutDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const link = linkChannel(RED, node, def.gateway, { platform: 'webchat', direction: 'out', name: def.name || 'webchat' });
+    link.status('connected', RED._('chatgate.status.ready'));
+
+    /** Delivers or throws an Error that names the field at fault. */
+    function deliver(out: Outbound): void {
+      const { platform, channelId, chatId } = out.replyTo;
+      if (platform !== 'webchat') {
+        throw new Error(`msg.chat.replyTo.platform: ${RED._('webchat-out.errors.notWebchat', { platform })}`);
+      }
+      const hub = findHub(channelId);
+      if (!hub) throw new Error(`msg.chat.replyTo.channelId: ${RED._('webchat-out.errors.noChannel', { channelId })}`);
+      const frame = frameFor(out);
+      if (!frame) return;
+      const result: Delivery = hub.deliver(chatId, frame);
+      if (frame.type !== 'reply') return;
+      const chat = toJid('webchat', chatId);
+      if (result === 'sent') link.status('connected', RED._('webchat-out.status.sent', { chat, users: hub.users() }));
+      else if (result === 'queued') link.status('connected', RED._('webchat-out.status.queued', { chat, users: hub.users() }));
+      else link.status('error', RED._('webchat-out.status.dropped', { chat }), RED._('webchat-out.status.dropped', { chat }));
+    }
+
+    function failed(err: Error): Error {
+      link.status('error', RED._('chatgate.status.deliveryFailed', { message: err.message }), err.message);
+      return err;
+    }
+
+    // The gateway's admin send API builds a reply itself and hands it to an out node of the platform.
+    link.gateway?.state.channels.addSender(node.id, 'webchat', async (reply) => {
+      const read = readOutbound(reply);
+      if (!read.ok) throw failed(new Error(read.error));
+      try {
+        deliver(read.value);
+      } catch (err) {
+        throw failed(err as Error);
+      }
+    });
+
+    node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
+      const read = readOutbound(msg as Parameters<typeof readOutbound>[0]);
+      if (!read.ok) {
+        link.status('error', RED._('chatgate.status.invalid', { message: read.error }), read.error);
+        return done(new Error(read.error));
+      }
+      try {
+        deliver(read.value);
+        done();
+      } catch (err) {
+        done(failed(err as Error));
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      link.close();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('chatgate-webchat-out', ChatgateWebchatOutNode as unknown as (this: Node, def: NodeDef) => void);
+};

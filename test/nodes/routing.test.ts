@@ -1,0 +1,326 @@
+/**
+ * The routing spine in the real Node-RED runtime: gateway, allowlist filter, thread resolver and
+ * reply router, with state that survives an unload/load of the flow.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { load, unload, useUserDir, getNode, nextMessage, collect, inbound, sleep, helper, setRedPatch, enforcePermissionsByHeader, captured } from '../helpers/red';
+
+const GW = { id: 'gw', type: 'chatgate-gateway', name: 'main', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset', store: 'file' };
+
+function pipeline(over: { gateway?: object; resolver?: object; filter?: object } = {}) {
+  return [
+    { ...GW, ...over.gateway },
+    { id: 'filter', type: 'chatgate-allowlist-filter', gateway: 'gw', mode: 'open', matchOn: 'either', list: 'default', entries: [], refused: 'output', wires: [['resolver'], ['refused']], ...over.filter },
+    { id: 'resolver', type: 'chatgate-thread-resolver', gateway: 'gw', strategy: '', sessionMinutes: '', passReset: false, wires: [['agent'], ['resets']], ...over.resolver },
+    { id: 'router', type: 'chatgate-reply-router', gateway: 'gw', wires: [['tg'], [], [], [], ['wh'], ['wc'], ['lost']] },
+    { id: 'agent', type: 'helper' },
+    { id: 'refused', type: 'helper' },
+    { id: 'resets', type: 'helper' },
+    { id: 'tg', type: 'helper' },
+    { id: 'wh', type: 'helper' },
+    { id: 'wc', type: 'helper' },
+    { id: 'lost', type: 'helper' },
+  ];
+}
+/** Admin requests made with the given permissions (see enforcePermissionsByHeader). */
+function as(perms: string) {
+  const r = helper.request();
+  return {
+    get: (u: string) => r.get(u).set('x-test-permissions', perms),
+    post: (u: string) => r.post(u).set('x-test-permissions', perms),
+    delete: (u: string) => r.delete(u).set('x-test-permissions', perms),
+  };
+}
+const ALL = ['gateway', 'allowlistFilter', 'threadResolver', 'replyRouter'] as const;
+
+async function turn(user: string, text = 'hi', over: Record<string, unknown> = {}) {
+  const got = nextMessage('agent');
+  getNode('filter').receive(inbound({ userId: user, ...over }, text));
+  return got;
+}
+
+describe('routing nodes (real runtime)', function () {
+  let userDir: string;
+  beforeEach(() => {
+    userDir = useUserDir();
+  });
+  afterEach(async () => {
+    setRedPatch(undefined);
+    await unload();
+  });
+
+  describe('thread resolver', () => {
+    it('per-user: same user same thread, another user another thread, turns counted', async () => {
+      await load([...ALL], pipeline());
+      const a1 = await turn('u1');
+      const a2 = await turn('u1');
+      const b1 = await turn('u2');
+      assert.equal(a1.thread.id, a2.thread.id);
+      assert.deepEqual([a1.thread.isNew, a2.thread.isNew, a1.thread.turn, a2.thread.turn], [true, false, 1, 2]);
+      assert.notEqual(b1.thread.id, a1.thread.id);
+      assert.equal(a1.thread.strategy, 'per-user');
+      assert.equal(a1.payload, 'hi', 'the message itself is untouched');
+    });
+
+    for (const [strategy, sameChatOtherUser, sameUserOtherChat] of [
+      ['per-conversation', true, false],
+      ['per-message', false, false],
+      ['single', true, true],
+    ] as const) {
+      it(`${strategy}: threads as the strategy says`, async () => {
+        await load([...ALL], pipeline({ resolver: { strategy } }));
+        const a = await turn('u1', 'hi', { chatId: 'group1' });
+        const b = await turn('u2', 'hi', { chatId: 'group1' });
+        const c = await turn('u1', 'hi', { chatId: 'group2' });
+        assert.equal(a.thread.id === b.thread.id, sameChatOtherUser);
+        assert.equal(a.thread.id === c.thread.id, sameUserOtherChat);
+        assert.equal(a.thread.strategy, strategy);
+      });
+    }
+
+    it('session expiry starts a new thread', async () => {
+      await load([...ALL], pipeline({ resolver: { sessionMinutes: 0.001 } }));
+      const a = await turn('u1');
+      await sleep(120);
+      const b = await turn('u1');
+      assert.notEqual(a.thread.id, b.thread.id);
+      assert.equal(b.thread.isNew, true);
+    });
+
+    it('/reset starts a new thread and answers on the reset output, not to the agent', async () => {
+      await load([...ALL], pipeline());
+      const agentSeen = collect('agent');
+      const a = await turn('u1');
+      const reset = nextMessage('resets');
+      getNode('filter').receive(inbound({ userId: 'u1' }, '/reset'));
+      const r = await reset;
+      assert.equal(r.payload, 'thread-resolver.resetText');
+      assert.equal(r.thread.reset, true);
+      assert.notEqual(r.thread.id, a.thread.id);
+      const b = await turn('u1');
+      assert.equal(b.thread.id, r.thread.id);
+      assert.equal(b.thread.turn, 1);
+      assert.equal(agentSeen.length, 2, 'the agent never saw /reset');
+    });
+
+    it('passes the reset command on when asked', async () => {
+      await load([...ALL], pipeline({ resolver: { passReset: true } }));
+      const a = await turn('u1');
+      const r = await turn('u1', '/new');
+      assert.notEqual(r.thread.id, a.thread.id);
+      assert.equal(r.payload, '/new');
+      assert.equal(r.thread.reset, true);
+    });
+
+    it('rejects a message without an envelope with done(err) naming the field', async () => {
+      await load([...ALL], pipeline());
+      const errors: string[] = [];
+      const resolver = getNode('resolver');
+      resolver.on('call:error', (call: { firstArg: unknown }) => errors.push(String(call.firstArg)));
+      resolver.receive({ payload: 'hi', chat: { platform: 'webchat' } });
+      await sleep(50);
+      assert.match(errors.join('\n'), /msg\.chat\.channelId/);
+    });
+  });
+
+  describe('state that lasts', () => {
+    it('threads, allowlist and de-duplication survive an unload/load of the flow', async () => {
+      await load([...ALL], pipeline());
+      const a = await turn('u1');
+      const state = getNode('gw').gateway.state;
+      state.allowlists.add('default', { jid: 'webhook:vip', label: 'VIP' });
+      state.onChange();
+      assert.equal(state.isDuplicate('webhook', 'ch1', 'm-42'), false);
+      await unload();
+      const file = path.join(userDir, 'chatgate', 'gateway-gw.json');
+      assert.ok(fs.existsSync(file), 'state written on close');
+      await load([...ALL], pipeline());
+      const b = await turn('u1');
+      assert.equal(b.thread.id, a.thread.id);
+      assert.equal(b.thread.turn, 2);
+      const again = getNode('gw').gateway.state;
+      assert.deepEqual(again.allowlists.entries('default'), [{ jid: 'webhook:vip', label: 'VIP' }]);
+      assert.equal(again.isDuplicate('webhook', 'ch1', 'm-42'), true);
+    });
+
+    it('flushes within about a second of a change, without waiting for close', async () => {
+      await load([...ALL], pipeline());
+      const a = await turn('u7');
+      const file = path.join(userDir, 'chatgate', 'gateway-gw.json');
+      await sleep(900);
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert.ok(saved.threads.some((t: { id: string }) => t.id === a.thread.id));
+    });
+
+    it('a corrupt store file is reported and the gateway starts empty', async () => {
+      fs.mkdirSync(path.join(userDir, 'chatgate'), { recursive: true });
+      fs.writeFileSync(path.join(userDir, 'chatgate', 'gateway-gw.json'), '{not json');
+      await load([...ALL], pipeline());
+      const a = await turn('u1');
+      assert.equal(a.thread.isNew, true);
+      assert.ok(getNode('gw').gateway.loadError);
+    });
+
+    it('can keep its state in a Node-RED context store instead', async () => {
+      await load([...ALL], pipeline({ gateway: { store: 'context' } }));
+      const a = await turn('u1');
+      await getNode('gw').gateway.flush();
+      const saved = await new Promise<{ threads: Array<{ id: string }> }>((res, rej) =>
+        getNode('gw').context().global.get('chatgate_gw', (err: Error, v: { threads: Array<{ id: string }> }) => (err ? rej(err) : res(v))),
+      );
+      assert.equal(saved.threads[0].id, a.thread.id);
+      assert.ok(!fs.existsSync(path.join(userDir, 'chatgate', 'gateway-gw.json')));
+    });
+  });
+
+  describe('allowlist filter', () => {
+    it('allowlist mode: listed sender passes, others go to output 2 with the reason', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist', entries: [{ jid: 'webhook:alice', label: 'Alice' }] } }));
+      const ok = await turn('alice');
+      assert.equal(ok.chat.userId, 'alice');
+      const refused = nextMessage('refused');
+      getNode('filter').receive(inbound({ userId: 'mallory' }));
+      const r = await refused;
+      assert.match(r.refused.reason, /webhook:mallory/);
+    });
+
+    it('wildcards admit a platform; bots are refused unless listed', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist', entries: [{ jid: 'webhook:*' }] } }));
+      await turn('anyone');
+      const refused = nextMessage('refused');
+      getNode('filter').receive(inbound({ userId: 'robot', isBot: true }));
+      assert.match((await refused).refused.reason, /bot/);
+    });
+
+    it('closed refuses everyone; drop mode drops silently', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'closed', refused: 'drop', entries: [{ jid: 'webhook:alice' }] } }));
+      const agent = collect('agent');
+      const refused = collect('refused');
+      getNode('filter').receive(inbound({ userId: 'alice' }));
+      await sleep(100);
+      assert.equal(agent.length + refused.length, 0);
+    });
+
+    it('is edited at runtime by msg.topic = "allowlist", and the change persists', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist' } }));
+      const refused = nextMessage('refused');
+      getNode('filter').receive(inbound({ userId: 'bob' }));
+      await refused;
+      getNode('filter').receive({ topic: 'allowlist', payload: { action: 'add', jid: 'webhook:bob', label: 'Bob' } });
+      await sleep(20);
+      await turn('bob');
+      await unload();
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist' } }));
+      const again = await turn('bob');
+      assert.equal(again.chat.userId, 'bob');
+      getNode('filter').receive({ topic: 'allowlist', payload: { action: 'remove', jid: 'webhook:bob' } });
+      await sleep(20);
+      const r2 = nextMessage('refused');
+      getNode('filter').receive(inbound({ userId: 'bob' }));
+      await r2;
+    });
+
+    it('a bad control message is an error for Catch nodes', async () => {
+      await load([...ALL], pipeline());
+      const errors: string[] = [];
+      getNode('filter').on('call:error', (c: { firstArg: unknown }) => errors.push(String(c.firstArg)));
+      getNode('filter').receive({ topic: 'allowlist', payload: { action: 'add', jid: 'nonsense' } });
+      await sleep(30);
+      assert.match(errors.join(), /msg\.payload\.jid/);
+    });
+  });
+
+  describe('reply router', () => {
+    it('routes by msg.chat.replyTo to the platform output', async () => {
+      await load([...ALL], pipeline());
+      const a = await turn('u1');
+      const out = nextMessage('wh');
+      getNode('router').receive({ ...a, payload: 'reply' });
+      const r = await out;
+      assert.equal(r.payload, 'reply');
+      assert.equal(r.chat.replyTo.chatId, 'u1');
+    });
+
+    it('routes a late reply that carries only msg.thread.id through the reply listener', async () => {
+      await load([...ALL], pipeline());
+      const a = await turn('u1', 'hi', { platform: 'telegram', chatId: '555' });
+      const out = nextMessage('tg');
+      getNode('router').receive({ payload: 'later', thread: { id: a.thread.id } });
+      const r = await out;
+      assert.equal(r.chat.replyTo.chatId, '555');
+      assert.equal(r.chat.replyTo.platform, 'telegram');
+    });
+
+    it('says why a reply is unroutable: no address, unknown thread, expired listener', async () => {
+      await load([...ALL], pipeline({ gateway: { listenerTtlMinutes: 0.001 } }));
+      const warnings: string[] = [];
+      getNode('router').on('call:warn', (c: { firstArg: unknown }) => warnings.push(String(c.firstArg)));
+      const lost = collect('lost');
+      getNode('router').receive({ payload: 'x' });
+      getNode('router').receive({ payload: 'x', thread: { id: 'th_nope' } });
+      const a = await turn('u1');
+      await sleep(100);
+      getNode('router').receive({ payload: 'x', thread: { id: a.thread.id } });
+      await sleep(50);
+      assert.deepEqual(
+        lost.map((m) => m.unroutable.reason),
+        ['no address: the reply has neither msg.chat.replyTo nor msg.thread.id', 'no reply listener for thread th_nope', `the reply listener of thread ${a.thread.id} expired`],
+      );
+      assert.equal(warnings.length, 3);
+    });
+  });
+
+  describe('admin API', () => {
+    beforeEach(() => setRedPatch(enforcePermissionsByHeader));
+
+    it('every route checks permissions: none 401, read-only cannot write', async () => {
+      await load([...ALL], pipeline());
+      const app = helper.request();
+      const reads = ['/chatgate/gateways', '/chatgate/gateways/gw/channels', '/chatgate/gateways/gw/threads', '/chatgate/gateways/gw/allowlist'];
+      for (const url of reads) {
+        await app.get(url).expect(401);
+        await app.get(url).set('x-test-permissions', 'chatgate-gateway.read').expect(200);
+      }
+      await app.post('/chatgate/gateways/gw/allowlist').set('x-test-permissions', 'read').send({ jid: 'tg:1' }).expect(403);
+      await app.delete('/chatgate/gateways/gw/allowlist/tg:1').set('x-test-permissions', 'read').expect(403);
+      await app.delete('/chatgate/gateways/gw/threads/x').set('x-test-permissions', 'read').expect(403);
+      await app.post('/chatgate/gateways/gw/send').set('x-test-permissions', 'read').send({ chatJid: 'webchat:u', text: 'x' }).expect(403);
+      assert.ok(captured.RED);
+    });
+
+    it('lists threads paged, edits the allowlist, ends a thread', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist', entries: [{ jid: 'webhook:a', label: 'A' }] } }));
+      const app = () => as('read,write');
+      for (const u of ['a']) await turn(u);
+      await app().post('/chatgate/gateways/gw/allowlist').send({ jid: 'webhook:b', label: 'B' }).expect(200);
+      const b = await turn('b');
+      const list = await app().get('/chatgate/gateways/gw/allowlist').expect(200);
+      assert.deepEqual(list.body.runtime, [{ jid: 'webhook:b', label: 'B' }]);
+      assert.deepEqual(list.body.flow.map((e: { jid: string }) => e.jid), ['webhook:a']);
+      await app().delete('/chatgate/gateways/gw/allowlist/webhook:a').expect(409);
+      await app().delete(`/chatgate/gateways/gw/allowlist/${encodeURIComponent('webhook:b')}`).expect(200);
+      await app().post('/chatgate/gateways/gw/allowlist').send({ jid: 'not a jid' }).expect(400);
+      const threads = await app().get('/chatgate/gateways/gw/threads?limit=1&offset=0').expect(200);
+      assert.equal(threads.body.total, 2);
+      assert.equal(threads.body.items.length, 1);
+      assert.equal(threads.body.items[0].id, b.thread.id, 'most recent first');
+      await app().delete(`/chatgate/gateways/gw/threads/${b.thread.id}`).expect(200);
+      await app().get('/chatgate/gateways/nope/threads').expect(404);
+    });
+
+    it('send: 400 on a bad body, 409 with no out node, delivers through a registered sender', async () => {
+      await load([...ALL], pipeline());
+      const app = () => as('write');
+      const a = await turn('u1', 'hi', { platform: 'telegram', chatId: '77' });
+      await app().post('/chatgate/gateways/gw/send').send({ text: 'x' }).expect(400);
+      await app().post('/chatgate/gateways/gw/send').send({ chatJid: 'fax:1', text: 'x' }).expect(400);
+      await app().post('/chatgate/gateways/gw/send').send({ chatJid: 'tg:77', text: 'x' }).expect(409);
+      const sent: unknown[] = [];
+      getNode('gw').gateway.state.channels.addSender('fake-out', 'telegram', async (r: unknown) => void sent.push(r));
+      await app().post('/chatgate/gateways/gw/send').send({ chatJid: 'tg:77', text: 'operator here' }).expect(200);
+      assert.deepEqual(sent, [{ payload: 'operator here', chat: { replyTo: a.chat.replyTo } }]);
+    });
+  });
+});
