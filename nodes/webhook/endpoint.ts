@@ -4,13 +4,14 @@
  * delivers the reply, or calls the operator's callback URL with it (async mode, late replies).
  * Without a token or secret set, auth fails closed: every request is refused.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Chat } from '../core/envelope';
 import type { Outbound } from '../core/outbound';
 import { verifyBearer, verifySignature } from '../core/signature';
 import { parseWebhookBody, webhookChat } from '../core/webhook-body';
 import { postCallback, type CallbackBody } from './callback';
 import { readRawBody } from './raw-body';
+import { RAW_BODY, type CapturedRequest } from './raw-capture';
 import type { WebhookSettings } from './settings';
 
 /** The part of a gateway an endpoint uses. */
@@ -52,7 +53,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-type Request = IncomingMessage & { body?: unknown };
+type Request = CapturedRequest & { body?: unknown };
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.writableEnded) return;
@@ -103,7 +104,7 @@ export class WebhookEndpoint {
     if (s.auth === 'bearer' && !verifyBearer(s.token, req.headers.authorization)) {
       return json(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
     }
-    const raw = await readRawBody(req, s.maxBytes);
+    const raw = await (req[RAW_BODY] ?? readRawBody(req, s.maxBytes));
     if (!raw.ok) {
       if (raw.reason === 'too-large') return json(res, 413, { error: `body larger than ${s.maxBytes} bytes` }, { connection: 'close' });
       return; // the caller hung up

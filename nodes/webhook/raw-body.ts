@@ -10,10 +10,14 @@ export function readRawBody(req: IncomingMessage & { body?: unknown }, maxBytes:
   // Middleware earlier in the chain (an httpNodeMiddleware, Node-RED's own raw capture) may already
   // have consumed the stream; its buffer is then the only copy of the raw bytes.
   if (req.readableEnded) {
-    if (Buffer.isBuffer(req.body)) {
-      return Promise.resolve(req.body.length > maxBytes ? { ok: false, reason: 'too-large' } : { ok: true, body: req.body });
-    }
-    return Promise.resolve({ ok: true, body: Buffer.alloc(0) });
+    let body: Buffer;
+    if (Buffer.isBuffer(req.body)) body = req.body;
+    else if (typeof req.body === 'string') body = Buffer.from(req.body);
+    // Parsed JSON from a parser we could not get ahead of: the nearest thing to the bytes sent
+    // (an HMAC over it will not match unless the sender sent compact JSON).
+    else if (req.body && typeof req.body === 'object') body = Buffer.from(JSON.stringify(req.body));
+    else body = Buffer.alloc(0);
+    return Promise.resolve(body.length > maxBytes ? { ok: false, reason: 'too-large' } : { ok: true, body });
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve({ ok: false, reason: 'too-large' });

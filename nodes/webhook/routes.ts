@@ -13,9 +13,15 @@ export interface HttpApp {
 }
 
 function routerStack(app: HttpApp): Layer[] | undefined {
-  // Express 4 keeps the router in `_router`; Express 5 (Node-RED 5) in `router`.
-  const a = app as unknown as { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] } };
-  return a._router?.stack ?? a.router?.stack;
+  // Express 4 keeps the router in `_router` (created with the first route; its `router` getter
+  // throws); Express 5 (Node-RED 5) in `router`.
+  const a = app as unknown as { lazyrouter?: unknown; _router?: { stack?: Layer[] }; router?: { stack?: Layer[] } };
+  if (typeof a.lazyrouter === 'function' || a._router) return a._router?.stack;
+  try {
+    return a.router?.stack;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether some other node (an http in node, say) already serves POST on `path`. */

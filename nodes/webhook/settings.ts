@@ -91,7 +91,8 @@ export function readSettings(def: WebhookInDef, creds: WebhookInCredentials = {}
     settings: {
       path: normalisePath(def.path),
       mode: def.mode === 'async' ? 'async' : 'sync',
-      timeoutMs: positive(def.timeout, DEFAULT_TIMEOUT_S) * 1000,
+      // setTimeout fires at once past 2^31-1 ms; nobody waits 24 days for a reply anyway.
+      timeoutMs: Math.min(positive(def.timeout, DEFAULT_TIMEOUT_S) * 1000, 2 ** 31 - 1),
       callbackUrl,
       auth,
       signatureHeader,

@@ -7,6 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { linkChannel } from '../gateway/channel-link';
 import { WebhookEndpoint } from './endpoint';
 import { addEndpoint, claimPath, pathHolder, releasePath, removeEndpoint } from './registry';
+import { captureRawBodies } from './raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from './routes';
 import { readSettings, type WebhookInCredentials, type WebhookInDef } from './settings';
 
@@ -36,7 +37,12 @@ export = function (RED: NodeAPI): void {
       releasePath(settings.path, node.id);
       errorStatus(RED._('webhook-in.errors.pathInUse', { path: settings.path, id: 'http in' }));
     } else {
-      unmount = mountPost(app, settings.path, endpoint.handle);
+      const stopCapture = captureRawBodies(app, settings.path, settings.maxBytes, node.id);
+      const unroute = mountPost(app, settings.path, endpoint.handle);
+      unmount = () => {
+        unroute();
+        stopCapture();
+      };
       addEndpoint(endpoint);
       if (!link.gateway) errorStatus(RED._('chatgate.errors.noGateway'));
       else if (problems.length) errorStatus(problems.map((p) => RED._(`webhook-in.errors.${p}`)).join('; '));
