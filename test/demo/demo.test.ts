@@ -100,7 +100,7 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     assert.deepEqual(errors, [], 'the demo starts with no errors or warnings');
   });
 
-  it('the admin API enforces Node-RED permissions: no token 401, read-only 403 on changes', async () => {
+  it('the admin API enforces Node-RED permissions: no token 401, a read-only user cannot change anything', async () => {
     const bcrypt = require('bcryptjs'); // eslint-disable-line @typescript-eslint/no-require-imports
     const hash = bcrypt.hashSync('secret-pass', 8);
     const settings = path.join(dir, 'auth-settings.js');
@@ -111,11 +111,11 @@ describe('the demo (npm start, a real Node-RED process)', function () {
         { username: 'viewer', password: ${JSON.stringify(hash)}, permissions: 'read' } ] } };`,
     );
     demo = await startDemo(dir, port, settings);
-    const token = async (username: string) => {
+    const token = async (username: string, scope: string) => {
       const res = await fetch(`${demo!.base}/auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: '*', username, password: 'secret-pass' }),
+        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope, username, password: 'secret-pass' }),
       });
       assert.equal(res.status, 200);
       return ((await res.json()) as { access_token: string }).access_token;
@@ -123,8 +123,8 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     const gw = 'c9a7000000000002';
     const none = await fetch(`${demo.base}/chatgate/gateways/${gw}/threads`);
     assert.equal(none.status, 401);
-    const viewer = await token('viewer');
-    const admin = await token('admin');
+    const viewer = await token('viewer', 'read');
+    const admin = await token('admin', '*');
     const asViewer = await fetch(`${demo.base}/chatgate/gateways/${gw}/threads`, { headers: { authorization: `Bearer ${viewer}` } });
     assert.equal(asViewer.status, 200);
     const threads = (await asViewer.json()) as { total: number };
@@ -135,7 +135,12 @@ describe('the demo (npm start, a real Node-RED process)', function () {
         headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
         body: JSON.stringify({ jid: 'webhook:u9', label: 'Nine' }),
       });
-    assert.equal((await change(viewer)).status, 403);
+    // Node-RED answers a token whose scope lacks the permission with 401.
+    assert.equal((await change(viewer)).status, 401);
+    const before = await fetch(`${demo.base}/chatgate/gateways/${gw}/allowlist`, { headers: { authorization: `Bearer ${viewer}` } });
+    assert.deepEqual(((await before.json()) as { runtime: unknown[] }).runtime, [], 'the refused change changed nothing');
     assert.equal((await change(admin)).status, 200);
+    const after = await fetch(`${demo.base}/chatgate/gateways/${gw}/allowlist`, { headers: { authorization: `Bearer ${viewer}` } });
+    assert.deepEqual(((await after.json()) as { runtime: unknown[] }).runtime, [{ jid: 'webhook:u9', label: 'Nine' }]);
   });
 });
