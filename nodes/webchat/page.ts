@@ -28,8 +28,6 @@ export const PAGE_STRING_KEYS = [
   'sending',
   'empty',
   'conversation',
-  'you',
-  'assistant',
 ] as const;
 
 /** Content Security Policy for the page: its own script and style only, no inline code, no frames. */
