@@ -6,6 +6,7 @@ import type { Chat, Platform, ReplyTo, Strategy } from './envelope';
 import { Allowlists } from './allowlist';
 import { ChannelRegistry } from './channels';
 import { DedupeWindow, dedupeKey } from './dedupe';
+import { ConversationMemory } from './memory';
 import { ReplyListeners, type ListenerLookup } from './reply-listeners';
 import { ThreadMap, type Resolution, type ThreadChat } from './threads';
 
@@ -37,6 +38,7 @@ export interface Snapshot {
   listeners: unknown;
   dedupe: unknown;
   allowlists: unknown;
+  memory?: unknown;
 }
 
 export class GatewayState {
@@ -45,6 +47,7 @@ export class GatewayState {
   readonly dedupe: DedupeWindow;
   readonly allowlists = new Allowlists();
   readonly channels = new ChannelRegistry();
+  readonly memory = new ConversationMemory();
   /** Called after every change that should be persisted. */
   onChange: () => void = () => {};
 
@@ -62,7 +65,7 @@ export class GatewayState {
 
   resolveThread(chat: ThreadChat, strategy: Strategy, sessionMs: number, reset: boolean, now = Date.now()): Resolution {
     const resolution = this.threads.resolve(chat, { strategy, sessionMs, now, reset });
-    if (resolution.replaced) this.listeners.remove(resolution.replaced.id);
+    if (resolution.replaced) this.forget(resolution.replaced.id);
     this.onChange();
     return resolution;
   }
@@ -86,16 +89,26 @@ export class GatewayState {
   endThread(id: string): boolean {
     const ended = this.threads.end(id);
     if (ended) {
-      this.listeners.remove(id);
+      this.forget(id);
       this.onChange();
     }
     return !!ended;
   }
 
   sweep(now = Date.now()): void {
-    const dropped = this.threads.sweep(now).length;
+    const dropped = this.threads.sweep(now);
+    // An expired thread's memory goes with it; its listener lives out its own TTL for late replies.
+    for (const t of dropped) this.memory.clear(t.id);
     const removed = this.dedupe.sweep(now) + this.listeners.sweep(now);
-    if (dropped + removed > 0) this.onChange();
+    if (dropped.length + removed > 0) this.onChange();
+  }
+
+  /**
+   * A thread that was reset or ended loses its memory. Its reply listener lives out its TTL: a late
+   * reply to the old thread still belongs to that chat.
+   */
+  private forget(threadId: string): void {
+    this.memory.clear(threadId);
   }
 
   snapshot(now = Date.now()): Snapshot {
@@ -106,6 +119,7 @@ export class GatewayState {
       listeners: this.listeners.snapshot(),
       dedupe: this.dedupe.snapshot(),
       allowlists: this.allowlists.snapshot(),
+      memory: this.memory.snapshot(),
     };
   }
 
@@ -118,5 +132,6 @@ export class GatewayState {
     this.listeners.restore(s.listeners);
     this.dedupe.restore(s.dedupe);
     this.allowlists.restore(s.allowlists);
+    this.memory.restore(s.memory);
   }
 }

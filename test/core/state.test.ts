@@ -208,3 +208,31 @@ describe('core/persistence', () => {
     assert.ok(!s.isResetCommand({}, '/help'));
   });
 });
+
+describe('core/memory', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ConversationMemory } = require('../../nodes/core/memory') as typeof import('../../nodes/core/memory');
+  it('keeps the last N turns within a character budget, per thread', () => {
+    const m = new ConversationMemory();
+    for (let i = 0; i < 30; i++) {
+      m.append('t1', [{ role: 'user', content: `q${i}`, at: i }, { role: 'assistant', content: `a${i}`, at: i }], { maxTurns: 5, maxChars: 1000 });
+    }
+    const h = m.history('t1');
+    assert.equal(h.length, 10);
+    assert.equal(h[0].content, 'q25');
+    assert.deepEqual(m.history('t2'), []);
+    m.append('big', [{ role: 'user', content: 'x'.repeat(60), at: 0 }, { role: 'assistant', content: 'y'.repeat(60), at: 0 }, { role: 'user', content: 'z', at: 1 }], { maxTurns: 20, maxChars: 100 });
+    assert.deepEqual(m.history('big').map((t) => t.content), ['z'], 'budget drops oldest, never leaves a dangling reply first');
+  });
+  it('is cleared when its thread resets, and persisted with the gateway', () => {
+    const s = new GatewayState(DEFAULT_SETTINGS);
+    const chat = buildChat({ platform: 'webchat', channelId: 'n', chatId: 'u', chatType: 'direct', userId: 'u' }, 'hi');
+    const r = s.resolveThread(chat, 'per-user', 0, false);
+    s.memory.append(r.record.id, [{ role: 'user', content: 'hi', at: 0 }]);
+    const copy = new GatewayState(DEFAULT_SETTINGS);
+    copy.restore(JSON.parse(JSON.stringify(s.snapshot())));
+    assert.equal(copy.memory.history(r.record.id).length, 1);
+    s.resolveThread(chat, 'per-user', 0, true);
+    assert.deepEqual(s.memory.history(r.record.id), []);
+  });
+});

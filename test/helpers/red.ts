@@ -76,7 +76,7 @@ export function useUserDir(dir = tempDir()): string {
 }
 
 export async function load(names: ModuleName[], flow: object[], credentials?: object): Promise<void> {
-  await helper.load(nodeModules(names), flow, credentials ?? {});
+  await helper.load(nodeModules(names), flow as Parameters<typeof helper.load>[1], credentials ?? {});
 }
 
 export async function unload(): Promise<void> {
