@@ -8,11 +8,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const dist = path.join(root, 'dist');
+const final = path.join(root, 'dist');
+// Build beside dist/ and swap it in at the end, so tests running meanwhile never see half a build.
+const dist = path.join(root, `.dist-build-${process.pid}`);
 
 fs.rmSync(dist, { recursive: true, force: true });
 const tsc = require.resolve('typescript/bin/tsc');
-const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', dist], { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 
 function walk(dir) {
@@ -42,4 +44,8 @@ for (const file of walk(path.join(root, 'nodes'))) {
     fs.copyFileSync(file, out);
   }
 }
+const old = path.join(root, `.dist-old-${process.pid}`);
+if (fs.existsSync(final)) fs.renameSync(final, old);
+fs.renameSync(dist, final);
+fs.rmSync(old, { recursive: true, force: true });
 console.log('built dist/');
