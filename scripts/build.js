@@ -15,7 +15,10 @@ const dist = path.join(root, `.dist-build-${process.pid}`);
 fs.rmSync(dist, { recursive: true, force: true });
 const tsc = require.resolve('typescript/bin/tsc');
 const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', dist], { stdio: 'inherit' });
-if (result.status !== 0) process.exit(result.status ?? 1);
+if (result.status !== 0) {
+  fs.rmSync(dist, { recursive: true, force: true });
+  process.exit(result.status ?? 1);
+}
 
 function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
