@@ -6,6 +6,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { startDemoAgent } = require('./demo-agent');
 
 const root = path.resolve(__dirname, '..');
 const DEMO_FLOW = path.join(root, 'examples', 'webchat-and-webhook-demo.json');
@@ -40,12 +41,25 @@ function startNodeRed(dir, { port, settings = path.join(__dirname, 'demo-setting
 
 module.exports = { prepareUserDir, startNodeRed, DEMO_FLOW };
 
-if (require.main === module) {
+async function main() {
   const dir = process.env.CHATGATE_DEMO_DIR || path.join(root, '.demo');
   const port = Number(process.env.PORT) || 1880;
   prepareUserDir(dir, { resetFlow: process.argv.includes('--reset') });
-  const child = startNodeRed(dir, { port });
+  // The scripted demo model (scripts/demo-agent.js) runs in this process on a loopback port; the
+  // demo flow's agent call reads its URL from the environment.
+  const agent = await startDemoAgent({ port: Number(process.env.CHATGATE_DEMO_AGENT_PORT) || 0 });
+  const child = startNodeRed(dir, { port, env: { ...process.env, CHATGATE_DEMO_AGENT_URL: agent.url } });
   console.log(`chatgate demo: web chat at http://127.0.0.1:${port}/chatgate/webchat, editor at http://127.0.0.1:${port}/`);
+  console.log(`chatgate demo: scripted demo model (OpenAI-compatible, not an AI) at ${agent.url}`);
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+  child.on('exit', (code, signal) => {
+    agent.close().finally(() => process.exit(code ?? (signal ? 0 : 1)));
+  });
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

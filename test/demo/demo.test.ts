@@ -4,61 +4,10 @@
  * a thread; the thread survives a restart; the admin API enforces Node-RED's real permissions.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-const ROOT = path.resolve(__dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-interface Demo {
-  child: ChildProcess;
-  base: string;
-  log: string[];
-}
-
-async function startDemo(dir: string, port: number, extraSettings?: string): Promise<Demo> {
-  const log: string[] = [];
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/start.js')], {
-    env: { ...process.env, CHATGATE_DEMO_DIR: dir, PORT: String(port), ...(extraSettings ? { CHATGATE_EXTRA_SETTINGS: extraSettings } : {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const started = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      log.push(d.toString());
-      if (log.join('').includes('Started flows')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`demo exited with ${code}:\n${log.join('')}`)));
-  });
-  await Promise.race([started, new Promise((_, rej) => setTimeout(() => rej(new Error(`demo did not start:\n${log.join('')}`)), 30000))]);
-  return { child, base: `http://127.0.0.1:${port}`, log };
-}
-
-async function stopDemo(demo: Demo): Promise<void> {
-  if (demo.child.exitCode !== null) return;
-  const exited = new Promise((r) => demo.child.once('exit', r));
-  demo.child.kill('SIGINT');
-  await exited;
-}
-
-async function post(base: string, body: unknown, route = '/chatgate/demo') {
-  const res = await fetch(base + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+import { DEMO_GATEWAY_ID, freePort, postJson as post, problemLines, startDemo, stopDemo, type Demo } from '../helpers/demo';
 
 describe('the demo (npm start, a real Node-RED process)', function () {
   this.timeout(90000);
@@ -96,8 +45,7 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     const a3 = await post(demo.base, { userId: 'u1', chatId: 'c1', text: 'back' });
     assert.equal(a3.body.thread.id, a1.body.thread.id, 'same thread after a restart');
     assert.equal(a3.body.thread.turn, 3);
-    const errors = demo.log.join('').split('\n').filter((l) => /\[(error|warn)\]/.test(l) && !/Projects disabled|Encrypted credentials/.test(l));
-    assert.deepEqual(errors, [], 'the demo starts with no errors or warnings');
+    assert.deepEqual(problemLines(demo), [], 'the demo starts with no errors or warnings');
   });
 
   it('the admin API enforces Node-RED permissions: no token 401, a read-only user cannot change anything', async () => {
@@ -120,7 +68,7 @@ describe('the demo (npm start, a real Node-RED process)', function () {
       assert.equal(res.status, 200);
       return ((await res.json()) as { access_token: string }).access_token;
     };
-    const gw = 'c9a7000000000002';
+    const gw = DEMO_GATEWAY_ID;
     const none = await fetch(`${demo.base}/chatgate/gateways/${gw}/threads`);
     assert.equal(none.status, 401);
     const viewer = await token('viewer', 'read');
