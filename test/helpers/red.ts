@@ -23,6 +23,7 @@ export const MODULES = {
   webhookOut: 'webhook/webhook-out.js',
   webchatIn: 'webchat/webchat-in.js',
   webchatOut: 'webchat/webchat-out.js',
+  agentCall: 'agent-call/agent-call.js',
 } as const;
 
 export type ModuleName = keyof typeof MODULES;

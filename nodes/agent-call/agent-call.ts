@@ -1,0 +1,241 @@
+/**
+ * chatgate-agent-call: sends each thread's new message to an agent (any OpenAI-compatible server,
+ * or an HTTP agent process) and emits its reply, streamed or whole, with per-thread memory kept in
+ * the gateway. Turns of one thread run in order; threads run in parallel up to a limit.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { z } from 'zod';
+import { ChatSchema, ThreadSchema, validate } from '../core/envelope';
+import { AgentError, type AgentProvider } from '../core/agent/types';
+import { TurnScheduler, type SchedulerStats } from '../core/agent/turn-scheduler';
+import { getGateway } from '../gateway/gateway-runtime';
+import { captureRawBodies } from '../webhook/raw-capture';
+import { hasPostRoute, mountPost, type HttpApp } from '../webhook/routes';
+import { AgentCallback, callbackPath, callbackUrl } from './callback-route';
+import { createProvider, type ProviderConfig } from './providers';
+import { DEFAULT_API_KEY_ENV } from './providers/openai-provider';
+import {
+  CALLBACK_MAX_BYTES,
+  DEFAULT_CALLBACK_BASE,
+  MAX_TOTAL_QUEUE,
+  readSettings,
+  scrub,
+  secretsOf,
+  type AgentCallCredentials,
+  type AgentCallDef,
+  type AgentCallSettings,
+} from './settings';
+import { derived, TurnRunner, type AgentMessage, type Done, type Send, type TurnItem } from './turn-runner';
+
+type AgentCallNode = Node<AgentCallCredentials>;
+
+const InputSchema = z.object({ payload: z.string(), chat: ChatSchema, thread: ThreadSchema });
+
+/** Waiting callbacks kept per thread (the user texts the async agent has yet to answer). */
+const MAX_PENDING_PER_THREAD = 50;
+/** How long close waits for aborted turns to return before giving up on them. */
+const CLOSE_GRACE_MS = 2000;
+/** Slack over the provider's own timeouts before the node's backstop fires. */
+const GUARD_SLACK_MS = 10_000;
+
+/** A provider that cannot be built (a setting is missing): every turn fails with the reason. */
+function brokenProvider(message: string): AgentProvider {
+  return {
+    label: 'not configured',
+    complete: () => Promise.reject(new AgentError(message, 'client')),
+  };
+}
+
+function providerConfig(s: AgentCallSettings, cbUrl: string): ProviderConfig {
+  if (s.provider === 'http') {
+    return { kind: 'http', url: s.url, auth: s.auth, includeHistory: s.includeHistory, async: s.async, callbackUrl: cbUrl, timeoutMs: s.timeoutMs };
+  }
+  return {
+    kind: 'openai',
+    baseUrl: s.baseUrl,
+    model: s.model,
+    temperature: s.temperature,
+    maxTokens: s.maxTokens,
+    extraHeaders: s.extraHeaders,
+    apiKeyEnv: s.apiKeyEnv,
+    maxRetries: s.retries,
+    timeoutMs: s.timeoutMs,
+  };
+}
+
+export = function (RED: NodeAPI): void {
+  function ChatgateAgentCallNode(this: AgentCallNode, def: AgentCallDef & NodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const creds = node.credentials ?? {};
+    const { settings, problems } = readSettings(def, creds);
+    const secrets = secretsOf(settings, creds, DEFAULT_API_KEY_ENV);
+    const clean = (text: string) => scrub(text, secrets);
+    const gateway = getGateway(RED, def.gateway);
+    const source = { id: node.id, type: node.type, ...(def.name ? { name: def.name } : {}) };
+
+    const httpSettings = RED.settings as unknown as { httpNodeRoot?: string | false; uiPort?: number };
+    const base = settings.callbackBase || (httpSettings.uiPort ? `http://127.0.0.1:${httpSettings.uiPort}` : DEFAULT_CALLBACK_BASE);
+    const cbUrl = callbackUrl(base, typeof httpSettings.httpNodeRoot === 'string' ? httpSettings.httpNodeRoot : '/', node.id);
+
+    let provider: AgentProvider;
+    let configError: string | undefined;
+    if (problems.length) {
+      configError = problems.map((p) => RED._(`agent-call.errors.${p}`)).join('; ');
+      provider = brokenProvider(configError);
+    } else {
+      try {
+        provider = createProvider(providerConfig(settings, cbUrl), creds);
+      } catch (err) {
+        configError = clean((err as Error).message);
+        provider = brokenProvider(configError);
+      }
+    }
+
+    let lastError: string | undefined = configError;
+    function showStatus(stats: SchedulerStats = scheduler.stats): void {
+      if (!gateway) return node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.noGateway') });
+      if (stats.active || stats.queued) {
+        return node.status({ fill: 'blue', shape: 'dot', text: RED._('agent-call.status.thinking', { active: stats.active, queued: stats.queued }) });
+      }
+      if (lastError) return node.status({ fill: 'red', shape: 'ring', text: RED._('agent-call.status.error', { message: lastError.slice(0, 120) }) });
+      node.status({ fill: 'grey', shape: 'ring', text: RED._('agent-call.status.idle', { label: provider.label }) });
+    }
+
+    /** User texts sent to the async agent and not yet answered, by thread id. */
+    const pending = new Map<string, string[]>();
+    const asyncMode = settings.provider === 'http' && settings.async;
+
+    const runner = new TurnRunner(
+      provider,
+      {
+        history: (id) => gateway?.state.memory.history(id) ?? [],
+        append: (id, turns, limits) => gateway?.state.memory.append(id, turns, limits),
+        changed: () => gateway?.state.onChange(),
+      },
+      {
+        systemPrompt: settings.systemPrompt,
+        stream: settings.stream,
+        streamIntervalMs: settings.streamIntervalMs,
+        typing: settings.typing,
+        memory: settings.memory,
+        guardMs: Math.min((settings.timeoutMs + GUARD_SLACK_MS) * (settings.retries + 1), 2 ** 31 - 1),
+        // The OpenAI SDK retries by itself (maxRetries); the HTTP agent is retried here.
+        retries: settings.provider === 'http' ? settings.retries : 0,
+        fallback: settings.fallback,
+        acceptDeferred: asyncMode,
+        source,
+      },
+      {
+        failed: (err) => {
+          lastError = err.message;
+        },
+        succeeded: () => {
+          lastError = undefined;
+        },
+        deferred: (threadId, text) => {
+          const list = pending.get(threadId) ?? [];
+          list.push(text);
+          if (list.length > MAX_PENDING_PER_THREAD) list.shift();
+          pending.set(threadId, list);
+        },
+        scrub: clean,
+      },
+    );
+
+    const scheduler = new TurnScheduler<TurnItem>(
+      runner.run,
+      { concurrency: settings.concurrency, mode: settings.queueMode, maxQueue: settings.maxQueue, maxTotalQueue: MAX_TOTAL_QUEUE },
+      (stats) => showStatus(stats),
+    );
+    showStatus();
+
+    // The async HTTP agent's way back in.
+    let unmount: (() => void) | undefined;
+    let callback: AgentCallback | undefined;
+    if (asyncMode) {
+      const app = RED.httpNode as unknown as HttpApp | undefined;
+      const path = callbackPath(node.id);
+      if (!app || hasPostRoute(app, path)) {
+        lastError = RED._('agent-call.errors.noCallbackRoute', { path });
+        showStatus();
+      } else {
+        callback = new AgentCallback(
+          { auth: settings.auth, token: creds.token, secret: creds.secret, maxBytes: CALLBACK_MAX_BYTES },
+          {
+            knows: (threadId) =>
+              pending.has(threadId) || !!gateway?.state.threads.get(threadId) || !!gateway?.state.lookupListener(threadId).ok,
+            deliver: ({ threadId, text }) => {
+              const list = pending.get(threadId);
+              const asked = list?.shift();
+              if (list && !list.length) pending.delete(threadId);
+              if (gateway) {
+                const now = Date.now();
+                gateway.state.memory.append(
+                  threadId,
+                  [...(asked !== undefined ? [{ role: 'user' as const, content: asked, at: now }] : []), { role: 'assistant', content: text, at: now }],
+                  settings.memory,
+                );
+                gateway.state.onChange();
+              }
+              lastError = undefined;
+              showStatus();
+              node.send([{ payload: text, thread: { id: threadId } }, null]);
+            },
+          },
+        );
+        const stopCapture = captureRawBodies(app, path, CALLBACK_MAX_BYTES, node.id);
+        const unroute = mountPost(app, path, callback.handle);
+        unmount = () => {
+          unroute();
+          stopCapture();
+        };
+      }
+    }
+
+    node.on('input', (msg: NodeMessage, send: Send, done: Done) => {
+      if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
+      const m = msg as unknown as AgentMessage;
+      const checked = validate(InputSchema, { payload: m.payload, chat: m.chat, thread: m.thread });
+      if (!checked.ok) {
+        node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) });
+        return done(new Error(checked.error));
+      }
+      gateway.ready.then(() => {
+        const { payload, chat, thread } = checked.value;
+        const item: TurnItem = { msg: m, send, done, text: payload, chat, thread };
+        const result = scheduler.submit(thread.id, item);
+        if (result.accepted) return;
+        // Never dropped silently: the message goes to the error output with the reason.
+        const message = RED._(`agent-call.errors.${result.reason}`, { thread: thread.id, max: settings.maxQueue });
+        send([null, derived(m, { error: { message, kind: 'overflow', source } })]);
+        done();
+      }, done);
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      callback?.close();
+      unmount?.();
+      for (const item of scheduler.close()) item.done();
+      pending.clear();
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(grace);
+        node.status({});
+        done();
+      };
+      const grace = setTimeout(finish, CLOSE_GRACE_MS);
+      void scheduler.settled().then(finish);
+    });
+  }
+
+  RED.nodes.registerType('chatgate-agent-call', ChatgateAgentCallNode as unknown as (this: Node, def: NodeDef) => void, {
+    credentials: {
+      apiKey: { type: 'password' },
+      token: { type: 'password' },
+      secret: { type: 'password' },
+    },
+  });
+};

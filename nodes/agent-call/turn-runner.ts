@@ -1,0 +1,248 @@
+/**
+ * One agent turn, apart from Node-RED: history in, provider call (with timeout, abort and, for the
+ * HTTP agent, retries), typing signal, streamed parts, the final reply or the fallback, memory out.
+ * The node hands it the scheduler's turns; everything it sends goes through the item's `send`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Chat, ThreadInfo } from '../core/envelope';
+import type { MemoryLimits, MemoryTurn } from '../core/memory';
+import { buildMessages, fillPrompt } from '../core/agent/prompt';
+import { withRetry } from '../core/agent/retry';
+import { StreamThrottle } from '../core/agent/stream-throttle';
+import { TurnAborted, type Turn } from '../core/agent/turn-scheduler';
+import { AgentError, type AgentProvider, type AgentRequest, type AgentResult } from '../core/agent/types';
+
+/** A message as the node passes it on: the incoming msg with its own properties kept. */
+export type AgentMessage = {
+  payload: unknown;
+  chat?: unknown;
+  thread?: unknown;
+  stream?: { id: string; seq: number; done: boolean };
+  event?: string;
+  error?: AgentErrorInfo;
+  [key: string]: unknown;
+};
+
+export interface AgentErrorInfo {
+  message: string;
+  kind: string;
+  status?: number;
+  source: { id: string; type: string; name?: string };
+}
+
+export type Send = (msgs: Array<AgentMessage | null>) => void;
+export type Done = (err?: Error) => void;
+
+/** One input message waiting for, or taking part in, a turn. */
+export interface TurnItem {
+  msg: AgentMessage;
+  send: Send;
+  done: Done;
+  text: string;
+  chat: Chat;
+  thread: ThreadInfo;
+}
+
+export interface RunnerMemory {
+  history(threadId: string): MemoryTurn[];
+  append(threadId: string, turns: MemoryTurn[], limits: MemoryLimits): void;
+  /** Persists the change (the gateway's onChange). */
+  changed(): void;
+}
+
+export interface RunnerOptions {
+  systemPrompt: string;
+  stream: boolean;
+  streamIntervalMs: number;
+  typing: boolean;
+  memory: MemoryLimits;
+  /**
+   * A backstop over the providers' own per-attempt timeouts, restarted by every streamed piece:
+   * a provider that never settles still cannot hold its thread.
+   */
+  guardMs: number;
+  /** Retries done here (the HTTP agent); 0 when the provider retries itself (the OpenAI SDK). */
+  retries: number;
+  /** Backoff base for those retries. */
+  retryBaseMs?: number;
+  fallback: string;
+  /** Whether a deferred answer (the async HTTP agent's 202) has a callback route to come back on. */
+  acceptDeferred: boolean;
+  source: AgentErrorInfo['source'];
+}
+
+export interface RunnerHooks {
+  /** A turn failed for good (after the user got the fallback); the message is already scrubbed. */
+  failed(err: AgentError): void;
+  succeeded(): void;
+  /** The HTTP agent took the turn and will answer on the callback route. */
+  deferred(threadId: string, text: string): void;
+  /** Removes secrets from a text about to leave the node. */
+  scrub(text: string): string;
+}
+
+function asAgentError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AgentError(message || 'agent call failed', 'connection');
+}
+
+/** A shallow clone of `msg` for a message of its own (typing, a part, the error): no stale stream or event. */
+export function derived(msg: AgentMessage, extra: Partial<AgentMessage>): AgentMessage {
+  const out: AgentMessage = { ...msg };
+  delete out.stream;
+  delete out.event;
+  return Object.assign(out, extra);
+}
+
+export class TurnRunner {
+  constructor(
+    private readonly provider: AgentProvider,
+    private readonly memory: RunnerMemory,
+    private readonly options: RunnerOptions,
+    private readonly hooks: RunnerHooks,
+  ) {}
+
+  /** Runs one scheduled turn; never throws (every outcome is sent and every message finished). */
+  readonly run = async (turn: Turn<TurnItem>): Promise<void> => {
+    const o = this.options;
+    const items = turn.items;
+    const last = items[items.length - 1];
+    const { chat, thread } = last;
+    const text = items.map((i) => i.text).join('\n\n');
+    const history = this.memory.history(thread.id);
+    const finishOthers = () => items.slice(0, -1).forEach((i) => i.done());
+
+    if (o.typing) last.send([derived(last.msg, { payload: '', event: 'typing' }), null]);
+
+    const streamId = `st_${randomUUID()}`;
+    const throttle = new StreamThrottle({
+      id: streamId,
+      intervalMs: o.streamIntervalMs,
+      emit: (part) => {
+        if (!part.done) last.send([derived(last.msg, { payload: part.text, stream: { id: part.id, seq: part.seq, done: false } }), null]);
+      },
+    });
+
+    // One signal for the provider: aborted by the scheduler (interrupt, close) or by the backstop.
+    const controller = new AbortController();
+    const onTurnAbort = () => controller.abort(turn.signal.reason);
+    if (turn.signal.aborted) onTurnAbort();
+    else turn.signal.addEventListener('abort', onTurnAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const armTimeout = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        controller.abort(new AgentError(`no answer from the agent within ${Math.round(o.guardMs / 1000)} s`, 'timeout'));
+      }, o.guardMs);
+    };
+    armTimeout();
+    const aborted = new Promise<never>((_resolve, reject) => {
+      const fail = () => reject(controller.signal.reason);
+      if (controller.signal.aborted) fail();
+      else controller.signal.addEventListener('abort', fail, { once: true });
+    });
+    aborted.catch(() => undefined);
+
+    const request: AgentRequest = {
+      messages: buildMessages(fillPrompt(o.systemPrompt, { chat, thread }), history, text),
+      text,
+      chat,
+      thread,
+      history,
+      signal: controller.signal,
+    };
+    const onDelta = o.stream
+      ? (delta: string) => {
+          if (controller.signal.aborted) return;
+          // Silence is what times out: a long answer that keeps streaming is not cut off.
+          armTimeout();
+          throttle.push(delta);
+        }
+      : undefined;
+
+    try {
+      const attempt = () => {
+        const call = this.provider.complete(request, onDelta);
+        call.catch(() => undefined);
+        // A provider that ignores its signal must not hold the thread (or the node's close) hostage.
+        return Promise.race([call, aborted]);
+      };
+      const result: AgentResult = await withRetry(attempt, {
+        retries: o.retries,
+        baseMs: o.retryBaseMs,
+        signal: controller.signal,
+        canRetry: () => throttle.emitted === 0,
+      });
+      if (controller.signal.aborted) throw controller.signal.reason;
+
+      if (result.kind === 'deferred') {
+        // Without the callback route the reply would never be heard of: that is a failure.
+        if (!o.acceptDeferred) throw new AgentError('the agent answered 202 (reply later) but async mode is off', 'client');
+        throttle.cancel();
+        this.hooks.deferred(thread.id, text);
+        items.forEach((i) => i.done());
+        return;
+      }
+      const reply = result.text;
+      const now = Date.now();
+      this.memory.append(thread.id, [{ role: 'user', content: text, at: now }, { role: 'assistant', content: reply, at: now }], o.memory);
+      this.memory.changed();
+      this.sendFinal(last, reply, o.stream ? throttle : undefined);
+      this.hooks.succeeded();
+      finishOthers();
+      last.done();
+    } catch (caught) {
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : caught;
+      if (reason instanceof TurnAborted) {
+        this.stopped(reason, items, throttle);
+        return;
+      }
+      const err = asAgentError(reason);
+      const safe = new AgentError(this.hooks.scrub(err.message), err.kind, err.options);
+      const errorMsg = derived(last.msg, {
+        error: { message: safe.message, kind: safe.kind, ...(safe.options.status ? { status: safe.options.status } : {}), source: o.source },
+      });
+      // The user hears something; the flow and Catch nodes hear what went wrong.
+      const seen = throttle.emitted > 0 ? `${throttle.current}\n\n` : '';
+      this.sendFinal(last, seen + o.fallback, o.stream && throttle.emitted > 0 ? throttle : undefined, errorMsg);
+      this.hooks.failed(safe);
+      finishOthers();
+      last.done(safe);
+    } finally {
+      clearTimeout(timer);
+      turn.signal.removeEventListener('abort', onTurnAbort);
+      throttle.cancel();
+    }
+  };
+
+  /** The final reply reuses the incoming msg, with the stream closed when there was one. */
+  private sendFinal(item: TurnItem, text: string, throttle: StreamThrottle | undefined, errorMsg: AgentMessage | null = null): void {
+    const msg = item.msg;
+    msg.payload = text;
+    delete msg.event;
+    const part = throttle?.finish(text);
+    if (part) msg.stream = { id: part.id, seq: part.seq, done: true };
+    else delete msg.stream;
+    item.send([msg, errorMsg]);
+  }
+
+  /**
+   * Interrupted: the user keeps what they saw (an open stream is closed with it) and memory keeps
+   * the question, so the next turn has its context. Closing: nothing more leaves the node.
+   */
+  private stopped(reason: TurnAborted, items: TurnItem[], throttle: StreamThrottle): void {
+    const last = items[items.length - 1];
+    if (reason.why === 'interrupt') {
+      const now = Date.now();
+      const seen = throttle.emitted > 0 ? throttle.current : '';
+      const text = items.map((i) => i.text).join('\n\n');
+      const turns: MemoryTurn[] = [{ role: 'user', content: text, at: now }];
+      if (seen) turns.push({ role: 'assistant', content: seen, at: now });
+      this.memory.append(last.thread.id, turns, this.options.memory);
+      this.memory.changed();
+      if (seen) this.sendFinal(last, seen, throttle);
+    }
+    items.forEach((i) => i.done());
+  }
+}
