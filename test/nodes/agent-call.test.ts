@@ -353,6 +353,21 @@ describe('agent call node with an HTTP agent', function () {
     assert.deepEqual(history, ['user:later please', 'assistant:agent got "later please" (history: 0)']);
   });
 
+  it('async with HMAC: the signed callback is checked over the raw body', async () => {
+    agent = await startHttpAgentServer({ auth: { kind: 'hmac', secret: 'hmac-secret-5678' }, behavior: { mode: 'async' } });
+    await load(['gateway', 'agentCall'], httpFlow({ auth: 'hmac', typing: false }), { agent: { secret: 'hmac-secret-5678' } });
+    const late = nextMessage('out');
+    getNode('agent').receive(turnMsg('th_h', 'signed'));
+    assert.equal((await late).payload, 'agent got "signed" (history: 0)');
+    assert.equal(agent.requests[0].authorized, true);
+    const forged = await fetch(`${helper.url()}/chatgate/agent/agent/callback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-chatgate-signature': 'sha256=' + '0'.repeat(64) },
+      body: JSON.stringify({ threadId: 'th_h', text: 'forged' }),
+    });
+    assert.equal(forged.status, 401);
+  });
+
   it('the callback route refuses a wrong token (401), a bad body (400) and an unknown thread (404)', async () => {
     agent = await startHttpAgentServer({ auth: { kind: 'bearer', token: 'agent-token-1234' } });
     await load(['gateway', 'agentCall'], httpFlow(), { agent: { token: 'agent-token-1234' } });
