@@ -47,7 +47,10 @@ async function main() {
   prepareUserDir(dir, { resetFlow: process.argv.includes('--reset') });
   // The scripted demo model (scripts/demo-agent.js) runs in this process on a loopback port; the
   // demo flow's agent call reads its URL from the environment.
-  const agent = await startDemoAgent({ port: Number(process.env.CHATGATE_DEMO_AGENT_PORT) || 0 });
+  const agent = await startDemoAgent({
+    port: Number(process.env.CHATGATE_DEMO_AGENT_PORT) || 0,
+    chunkDelayMs: Number(process.env.CHATGATE_DEMO_AGENT_CHUNK_MS) || undefined,
+  });
   const child = startNodeRed(dir, { port, env: { ...process.env, CHATGATE_DEMO_AGENT_URL: agent.url } });
   console.log(`chatgate demo: web chat at http://127.0.0.1:${port}/chatgate/webchat, editor at http://127.0.0.1:${port}/`);
   console.log(`chatgate demo: scripted demo model (OpenAI-compatible, not an AI) at ${agent.url}`);

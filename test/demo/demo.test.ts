@@ -23,18 +23,20 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     demo = undefined;
   });
 
-  it('answers with a reply and a thread; same user same thread, another user another; kept across a restart', async () => {
+  it('answers through the agent call with a reply and a thread; memory counts turns; kept across a restart', async () => {
     demo = await startDemo(dir, port);
     const a1 = await post(demo.base, { userId: 'u1', chatId: 'c1', text: 'hi' });
     assert.equal(a1.status, 200, JSON.stringify(a1.body));
     assert.match(a1.body.text, /You said: "hi"/);
+    assert.match(a1.body.text, /turn 1\b/, 'the scripted model saw one user turn in the history');
     assert.match(a1.body.thread.id, /^th_/);
     assert.equal(a1.body.thread.turn, 1);
     const a2 = await post(demo.base, { userId: 'u1', chatId: 'c1', text: 'again' });
     assert.equal(a2.body.thread.id, a1.body.thread.id);
-    assert.equal(a2.body.thread.turn, 2);
+    assert.match(a2.body.text, /turn 2\b/);
     const b1 = await post(demo.base, { userId: 'u2', chatId: 'c2', text: 'hello' });
     assert.notEqual(b1.body.thread.id, a1.body.thread.id);
+    assert.match(b1.body.text, /turn 1\b/, "u2's thread has its own memory");
 
     const bad = await post(demo.base, { userId: 'u1' });
     assert.equal(bad.status, 400);
@@ -44,8 +46,15 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     demo = await startDemo(dir, port);
     const a3 = await post(demo.base, { userId: 'u1', chatId: 'c1', text: 'back' });
     assert.equal(a3.body.thread.id, a1.body.thread.id, 'same thread after a restart');
-    assert.equal(a3.body.thread.turn, 3);
-    assert.deepEqual(problemLines(demo), [], 'the demo starts with no errors or warnings');
+    assert.match(a3.body.text, /turn 3\b/, 'the memory survived the restart');
+
+    const reset = await post(demo.base, { userId: 'u1', chatId: 'c1', text: '/reset' });
+    assert.equal(reset.status, 200);
+    assert.equal(reset.body.text, 'Started a new conversation.');
+    const a4 = await post(demo.base, { userId: 'u1', chatId: 'c1', text: 'fresh start' });
+    assert.notEqual(a4.body.thread.id, a1.body.thread.id);
+    assert.match(a4.body.text, /turn 1\b/, 'after /reset u1 is at turn 1 again');
+    assert.deepEqual(problemLines(demo), [], 'the demo runs with no errors or warnings');
   });
 
   it('the admin API enforces Node-RED permissions: no token 401, a read-only user cannot change anything', async () => {

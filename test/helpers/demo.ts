@@ -29,7 +29,7 @@ export interface Demo {
 export async function startDemo(dir: string, port: number, extraSettings?: string): Promise<Demo> {
   const log: string[] = [];
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts/start.js')], {
-    env: { ...process.env, CHATGATE_DEMO_DIR: dir, PORT: String(port), ...(extraSettings ? { CHATGATE_EXTRA_SETTINGS: extraSettings } : {}) },
+    env: { ...process.env, CHATGATE_DEMO_DIR: dir, PORT: String(port), CHATGATE_DEMO_AGENT_CHUNK_MS: '15', ...(extraSettings ? { CHATGATE_EXTRA_SETTINGS: extraSettings } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const started = new Promise<void>((resolve, reject) => {
