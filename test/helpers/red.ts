@@ -24,6 +24,9 @@ export const MODULES = {
   webchatIn: 'webchat/webchat-in.js',
   webchatOut: 'webchat/webchat-out.js',
   agentCall: 'agent-call/agent-call.js',
+  telegramBot: 'telegram/telegram-bot.js',
+  telegramIn: 'telegram/telegram-in.js',
+  telegramOut: 'telegram/telegram-out.js',
 } as const;
 
 export type ModuleName = keyof typeof MODULES;
