@@ -13,6 +13,23 @@ export interface PlatformFormat {
   readonly maxLength: number;
   /** Length as the platform counts it (Telegram counts UTF-16 units of the text AFTER entity parsing). */
   measure(rendered: string): number;
+  /**
+   * Writes styled runs in the platform's markup. Omitted: plain text. The splitter cuts runs, not
+   * markup, and serialises each part on its own, so no tag ever straddles two parts.
+   */
+  serialize?(runs: readonly Run[]): string;
+}
+
+/** A formatting the layout can ask for; each platform serialiser maps it to its own markup. */
+export type Mark =
+  | { readonly kind: 'bold' | 'italic' | 'strike' | 'underline' | 'code' | 'quote' }
+  | { readonly kind: 'link'; readonly href: string }
+  | { readonly kind: 'pre'; readonly lang: string };
+
+/** Visible text with the marks that apply to it, outermost first. */
+export interface Run {
+  readonly text: string;
+  readonly marks: readonly Mark[];
 }
 
 /** A reply ready to send: the rendered text and the plain-text fallback for the same content. */

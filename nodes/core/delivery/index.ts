@@ -1,0 +1,17 @@
+/** The delivery engine: Markdown parsed once, rendered per platform, split, streamed, queued per chat. */
+export type { PlatformFormat, RenderedPart, RenderAndSplit, StreamTarget, Mark, Run } from './types';
+export { parseMarkdown, type Block, type Inline } from './markdown';
+export { layoutBlocks, SAFE_LINK, type LayoutOptions } from './layout';
+export { renderAndSplit, renderWhole, renderBlocks, splitBlocks, toPart, BLOCK_SEPARATOR } from './split';
+export {
+  TELEGRAM_HTML,
+  TELEGRAM_MAX_LENGTH,
+  TELEGRAM_CAPTION_MAX_LENGTH,
+  serializeTelegramHtml,
+  measureTelegramHtml,
+  telegramVisibleText,
+  escapeHtml,
+  escapeAttribute,
+} from './render-telegram';
+export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
+export { retryAfterMs, isNotModified, isEntityError } from './errors';
