@@ -15,3 +15,7 @@ export {
 } from './render-telegram';
 export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
 export { retryAfterMs, isNotModified, isEntityError } from './errors';
+export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';
+export { TypingKeeper, DEFAULT_TYPING_INTERVAL_MS, DEFAULT_TYPING_MAX_MS, type TypingKeeperOptions, type SendTyping } from './typing-keeper';
+export { ChatQueue, ChatQueueFullError, ChatQueueClosedError, DEFAULT_MAX_PENDING_PER_CHAT, type ChatQueueOptions } from './chat-queue';
+export { systemClock, type Clock, type TimerHandle } from './clock';

@@ -47,4 +47,6 @@ export type RenderAndSplit = (markdown: string, format: PlatformFormat) => Rende
 export interface StreamTarget {
   send(part: RenderedPart): Promise<string /* message id */>;
   edit(messageId: string, part: RenderedPart): Promise<void>;
+  /** Optional: lets `finish` remove streamed messages the final text no longer needs. */
+  delete?(messageId: string): Promise<void>;
 }
