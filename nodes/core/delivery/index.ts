@@ -18,4 +18,4 @@ export { retryAfterMs, isNotModified, isEntityError } from './errors';
 export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';
 export { TypingKeeper, DEFAULT_TYPING_INTERVAL_MS, DEFAULT_TYPING_MAX_MS, type TypingKeeperOptions, type SendTyping } from './typing-keeper';
 export { ChatQueue, ChatQueueFullError, ChatQueueClosedError, DEFAULT_MAX_PENDING_PER_CHAT, type ChatQueueOptions } from './chat-queue';
-export { systemClock, type Clock, type TimerHandle } from './clock';
+export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock';
