@@ -1,0 +1,432 @@
+/**
+ * One live connection to the Telegram Bot API for one bot config node, apart from Node-RED so it
+ * can be tested on its own: it checks the token (getMe, with our own timeout, because grammy
+ * retries an unreachable API forever), receives updates by long polling (our own supervised loop)
+ * or by webhook, and reports every change of state as a status with an i18n key.
+ *
+ * Why our own poll loop rather than bot.start() or @grammyjs/runner: we need to tell 401 from 409
+ * from a network loss in the status, back off on our terms, notice a getUpdates that never answers
+ * (a half-open socket behind a NAT) and restart it, and know for certain when the loop has ended,
+ * so a redeploy never leaves two pollers on one token.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { apiThrottler } from '@grammyjs/transformer-throttler';
+import { Api, Bot, GrammyError, HttpError, webhookCallback } from 'grammy';
+import type { Update, UserFromGetMe } from 'grammy/types';
+import type { ChannelState } from '../core/channels';
+import { telegramAdapter, type WebhookHandler } from './webhook-adapter';
+
+export type TelegramMode = 'polling' | 'webhook';
+
+export interface WebhookOptions {
+  /** The public URL Telegram posts to (base URL + path). */
+  url: string;
+  /** Mounts the handler on the HTTP server; returns the function that unmounts it. */
+  mount(handler: WebhookHandler): () => void;
+}
+
+export interface ConnectionOptions {
+  token: string;
+  /** Without trailing slash; undefined = Telegram's own API. */
+  apiRoot?: string;
+  mode: TelegramMode;
+  /** Long-poll timeout in seconds (Telegram holds getUpdates this long when idle). */
+  pollTimeoutSec: number;
+  /** getMe / setWebhook / deleteWebhook must answer within this. */
+  callTimeoutMs: number;
+  /** Backoff after a failed poll: min doubles up to max. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** A poll with no answer after 2 x pollTimeout + this is considered stalled and restarted. */
+  stallMarginMs: number;
+  /** Telegram's published rate limits on `api` (per chat ~1/s, groups 20/min, 30/s overall). */
+  throttle: boolean;
+  webhook?: WebhookOptions;
+  allowedUpdates?: string[];
+}
+
+export const DEFAULTS = {
+  pollTimeoutSec: 30,
+  callTimeoutMs: 15000,
+  backoffMinMs: 1000,
+  backoffMaxMs: 60000,
+  stallMarginMs: 10000,
+} as const;
+
+/** A status as every user node shows it: an i18n key under `telegram-bot.status` and its params. */
+export interface ConnectionStatus {
+  state: ChannelState;
+  key: 'stopped' | 'connecting' | 'connected' | 'webhook' | 'unauthorized' | 'conflict' | 'retrying' | 'stalled' | 'timeout' | 'rateLimited' | 'error' | 'waitingForOther';
+  params: Record<string, string>;
+  /** A detail for the gateway registry and the log (token already removed). */
+  message?: string;
+}
+
+export type UpdateHandler = (update: Update) => void | Promise<void>;
+
+/** Removes the token from any text that may carry a request URL (node-fetch errors do). */
+export function redact(text: string, token: string): string {
+  if (!token) return text;
+  return text.split(token).join('<token>').split(encodeURIComponent(token)).join('<token>');
+}
+
+/** Pollers per token in this process: a new loop waits until the previous one has really ended. */
+const pollers = new Map<string, Promise<void>>();
+
+function tokenKey(token: string, apiRoot: string | undefined): string {
+  return createHash('sha256').update(`${apiRoot ?? ''}\n${token}`).digest('hex');
+}
+
+class Stopped extends Error {}
+
+/** A sleep that stop() can cut short. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Stopped());
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Stopped());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function untilStopped(stop: AbortSignal): Promise<void> {
+  return new Promise((r) => (stop.aborted ? r() : stop.addEventListener('abort', () => r(), { once: true })));
+}
+
+/** Runs `call` with an abort signal that fires after `ms` or when `outer` aborts. */
+/** grammy types its signals with the abort-controller polyfill; Node's own AbortSignal is what it gets at run time. */
+type ApiSignal = NonNullable<Parameters<Api['getMe']>[0]>;
+
+async function withTimeout<T>(ms: number, outer: AbortSignal, call: (signal: ApiSignal) => Promise<T>): Promise<{ value: T } | { timedOut: true }> {
+  const ac = new AbortController();
+  let timedOut = false;
+  const t = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, ms);
+  const onOuter = () => ac.abort();
+  outer.addEventListener('abort', onOuter, { once: true });
+  try {
+    return { value: await call(ac.signal as unknown as ApiSignal) };
+  } catch (err) {
+    if (outer.aborted) throw new Stopped();
+    if (timedOut) return { timedOut: true };
+    throw err;
+  } finally {
+    clearTimeout(t);
+    outer.removeEventListener('abort', onOuter);
+  }
+}
+
+export declare interface TelegramConnection {
+  on(event: 'status', listener: (status: ConnectionStatus) => void): this;
+  on(event: 'ready', listener: (botInfo: UserFromGetMe) => void): this;
+  /** An error worth a log line (already redacted); the status says the same in short. */
+  on(event: 'log', listener: (level: 'warn' | 'error', key: string, params: Record<string, string>) => void): this;
+}
+
+export class TelegramConnection extends EventEmitter {
+  /** For sending: auto-retry (retry_after, 5xx, network) and, unless turned off, the throttler. */
+  readonly api: Api;
+  /** The same bot without retries or throttling: for lifecycle calls that have their own policy. */
+  readonly rawApi: Api;
+  private readonly bot: Bot;
+  private readonly handlers = new Set<UpdateHandler>();
+  private current: ConnectionStatus = { state: 'stopped', key: 'stopped', params: {} };
+  private me: UserFromGetMe | undefined;
+  private stopper: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  /** Start and stop requests run one after another, so a stop is finished before a start begins. */
+  private lifecycle: Promise<void> = Promise.resolve();
+  private readyWaiters: Array<(me: UserFromGetMe) => void> = [];
+
+  constructor(readonly options: ConnectionOptions) {
+    super();
+    const client = options.apiRoot ? { apiRoot: options.apiRoot } : {};
+    this.bot = new Bot(options.token, { client });
+    this.rawApi = new Api(options.token, client);
+    this.api = this.bot.api;
+    // Order matters: the throttler schedules, and each scheduled call retries inside its slot.
+    if (options.throttle) this.api.config.use(apiThrottler());
+    this.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60 }));
+    this.bot.use(async (ctx) => {
+      await this.dispatch(ctx.update);
+    });
+    this.bot.catch(() => undefined); // dispatch never throws; this only guards grammy itself
+    this.setMaxListeners(0);
+  }
+
+  get status(): ConnectionStatus {
+    return this.current;
+  }
+
+  /** The bot's own user (id, username...) once getMe answered. */
+  get botInfo(): UserFromGetMe | undefined {
+    return this.me;
+  }
+
+  /** Resolves with the bot's user once the connection is up (getMe answered). */
+  ready(): Promise<UserFromGetMe> {
+    if (this.me) return Promise.resolve(this.me);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Receives every update (polling or webhook); returns the function that removes the handler. */
+  onUpdate(handler: UpdateHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  /** Opens the connection; `receive` also starts polling or the webhook. Idempotent. */
+  start(receive: boolean): Promise<void> {
+    this.lifecycle = this.lifecycle.then(async () => {
+      if (this.running) {
+        if (this.receiving === receive) return;
+        await this.halt();
+      }
+      this.receiving = receive;
+      const stopper = new AbortController();
+      this.stopper = stopper;
+      this.running = this.run(receive, stopper.signal).catch((err: Error) => {
+        if (!(err instanceof Stopped)) this.fail(err);
+      });
+    });
+    return this.lifecycle;
+  }
+
+  private receiving = false;
+
+  /** Stops polling or the webhook and resolves once the last getUpdates has ended. */
+  stop(): Promise<void> {
+    this.lifecycle = this.lifecycle.then(() => this.halt());
+    return this.lifecycle;
+  }
+
+  private async halt(): Promise<void> {
+    if (!this.running) return;
+    this.stopper?.abort();
+    await this.running;
+    this.running = undefined;
+    this.stopper = undefined;
+    this.setStatus({ state: 'stopped', key: 'stopped', params: {} });
+  }
+
+  private async dispatch(update: Update): Promise<void> {
+    for (const h of [...this.handlers]) {
+      try {
+        await h(update);
+      } catch (err) {
+        this.emit('log', 'error', 'telegram-bot.errors.handler', { message: this.clean(err) });
+      }
+    }
+  }
+
+  private setStatus(s: ConnectionStatus): void {
+    this.current = s;
+    this.emit('status', s);
+  }
+
+  private clean(err: unknown): string {
+    const e = err as Error;
+    let text = e instanceof GrammyError ? `${e.error_code}: ${e.description}` : e instanceof HttpError ? `${e.message} ${(e.error as Error)?.message ?? ''}` : String(e?.message ?? e);
+    text = redact(text.trim(), this.options.token);
+    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  }
+
+  private fail(err: unknown): void {
+    const message = this.clean(err);
+    this.setStatus({ state: 'error', key: 'error', params: { message }, message });
+    this.emit('log', 'error', 'telegram-bot.errors.failed', { message });
+  }
+
+  /** Classifies a failed call: fatal (401), its own status, and how long to wait before the next try. */
+  private classify(err: unknown, failures: number): { fatal: boolean; status: ConnectionStatus; waitMs: number } {
+    const backoff = Math.min(this.options.backoffMaxMs, this.options.backoffMinMs * 2 ** Math.min(failures, 16));
+    const message = this.clean(err);
+    if (err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404)) {
+      // Telegram answers 404 for a token of the wrong shape; both mean the token is wrong.
+      return { fatal: true, status: { state: 'error', key: 'unauthorized', params: {}, message }, waitMs: 0 };
+    }
+    if (err instanceof GrammyError && err.error_code === 409) {
+      return { fatal: false, status: { state: 'error', key: 'conflict', params: {}, message }, waitMs: Math.max(backoff, this.options.backoffMinMs * 2) };
+    }
+    if (err instanceof GrammyError && err.error_code === 429) {
+      const seconds = err.parameters.retry_after ?? 1;
+      return { fatal: false, status: { state: 'connecting', key: 'rateLimited', params: { seconds: String(seconds) }, message }, waitMs: seconds * 1000 };
+    }
+    return {
+      fatal: false,
+      status: { state: 'connecting', key: 'retrying', params: { seconds: String(Math.ceil(backoff / 1000)), message }, message },
+      waitMs: backoff,
+    };
+  }
+
+  private async run(receive: boolean, stop: AbortSignal): Promise<void> {
+    this.setStatus({ state: 'connecting', key: 'connecting', params: {} });
+    const me = await this.identify(stop);
+    if (!me) return;
+    if (!receive) return this.connected(me, 'connected');
+    if (this.options.mode === 'webhook') return this.serveWebhook(me, stop);
+    return this.poll(me, stop);
+  }
+
+  private connected(me: UserFromGetMe, key: 'connected' | 'webhook'): void {
+    this.setStatus({ state: 'connected', key, params: { username: me.username } });
+  }
+
+  /** getMe with our timeout and backoff; undefined when the token is refused. */
+  private async identify(stop: AbortSignal): Promise<UserFromGetMe | undefined> {
+    for (let failures = 0; ; failures++) {
+      try {
+        const r = await withTimeout(this.options.callTimeoutMs, stop, (signal) => this.rawApi.getMe(signal));
+        if ('value' in r) {
+          this.me = r.value;
+          this.bot.botInfo = r.value;
+          for (const w of this.readyWaiters.splice(0)) w(r.value);
+          this.emit('ready', r.value);
+          return r.value;
+        }
+        const seconds = String(Math.round(this.options.callTimeoutMs / 1000));
+        this.setStatus({ state: 'error', key: 'timeout', params: { seconds }, message: `getMe: no answer within ${seconds} s` });
+        await sleep(this.classify(new Error('timeout'), failures).waitMs, stop);
+      } catch (err) {
+        if (err instanceof Stopped) throw err;
+        const c = this.classify(err, failures);
+        this.setStatus(c.status);
+        if (c.fatal) {
+          this.emit('log', 'error', `telegram-bot.status.${c.status.key}`, c.status.params);
+          return undefined;
+        }
+        await sleep(c.waitMs, stop);
+      }
+    }
+  }
+
+  private async poll(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
+    const key = tokenKey(this.options.token, this.options.apiRoot);
+    const previous = pollers.get(key);
+    let finished!: () => void;
+    const mine = new Promise<void>((r) => (finished = r));
+    pollers.set(key, mine);
+    try {
+      if (previous) {
+        this.setStatus({ state: 'connecting', key: 'waitingForOther', params: {} });
+        await Promise.race([previous, untilStopped(stop)]);
+        if (stop.aborted) throw new Stopped();
+      }
+      await this.pollLoop(me, stop);
+    } finally {
+      finished();
+      if (pollers.get(key) === mine) pollers.delete(key);
+    }
+  }
+
+  private async pollLoop(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
+    const o = this.options;
+    // A webhook left behind by an earlier webhook-mode deploy would make every getUpdates a 409.
+    for (let failures = 0; ; failures++) {
+      try {
+        const r = await withTimeout(o.callTimeoutMs, stop, (signal) => this.rawApi.deleteWebhook({}, signal));
+        if ('value' in r) break;
+        await sleep(o.backoffMinMs, stop);
+      } catch (err) {
+        if (err instanceof Stopped) throw err;
+        const c = this.classify(err, failures);
+        this.setStatus(c.status);
+        if (c.fatal) return;
+        await sleep(c.waitMs, stop);
+      }
+    }
+    let offset = 0;
+    let failures = 0;
+    let connected = false;
+    const stallMs = o.pollTimeoutSec * 2000 + o.stallMarginMs;
+    while (!stop.aborted) {
+      try {
+        const r = await withTimeout(stallMs, stop, (signal) =>
+          // Until a poll has answered, ask for an immediate answer, so the status turns connected at once.
+          this.rawApi.getUpdates({ offset, timeout: connected ? o.pollTimeoutSec : 0, limit: 100, ...(o.allowedUpdates ? { allowed_updates: o.allowedUpdates as never } : {}) }, signal),
+        );
+        if (!('value' in r)) {
+          // No answer for twice the long-poll time: the socket is dead though nobody said so.
+          connected = false;
+          this.setStatus({ state: 'connecting', key: 'stalled', params: {}, message: `no getUpdates answer within ${Math.round(stallMs / 1000)} s` });
+          this.emit('log', 'warn', 'telegram-bot.status.stalled', {});
+          continue;
+        }
+        failures = 0;
+        if (!connected) {
+          connected = true;
+          this.connected(me, 'connected');
+        }
+        for (const update of r.value) {
+          offset = update.update_id + 1;
+          if (stop.aborted) break;
+          await this.bot.handleUpdate(update).catch(() => undefined);
+        }
+      } catch (err) {
+        if (err instanceof Stopped || stop.aborted) break;
+        connected = false;
+        const c = this.classify(err, failures++);
+        this.setStatus(c.status);
+        if (c.fatal) {
+          this.emit('log', 'error', `telegram-bot.status.${c.status.key}`, c.status.params);
+          return;
+        }
+        if (c.status.key === 'conflict') this.emit('log', 'warn', 'telegram-bot.status.conflict', {});
+        await sleep(c.waitMs, stop).catch(() => undefined);
+      }
+    }
+    // Confirm what we handled, so the next poller (or a restart) does not get it again.
+    if (offset > 0) {
+      await withTimeout(2000, new AbortController().signal, (signal) => this.rawApi.getUpdates({ offset, timeout: 0, limit: 1 }, signal)).catch(() => undefined);
+    }
+  }
+
+  private async serveWebhook(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
+    const hook = this.options.webhook;
+    if (!hook) throw new Error('webhook mode needs a webhook URL');
+    // Held only in memory: a redeploy makes a new one, so an old leaked secret stops working.
+    const secretToken = randomBytes(32).toString('hex');
+    const callback = webhookCallback(this.bot, telegramAdapter as (req: IncomingMessage, res: ServerResponse) => ReturnType<typeof telegramAdapter>, { secretToken, onTimeout: 'return', timeoutMilliseconds: 10000 });
+    // grammy's typing of the adapter's handlerReturn is loose; at run time the callback resolves with nothing.
+    const unmount = hook.mount(callback as unknown as WebhookHandler);
+    try {
+      for (let failures = 0; ; failures++) {
+        try {
+          const r = await withTimeout(this.options.callTimeoutMs, stop, (signal) =>
+            this.rawApi.setWebhook(hook.url, { secret_token: secretToken, ...(this.options.allowedUpdates ? { allowed_updates: this.options.allowedUpdates as never } : {}) }, signal),
+          );
+          if ('value' in r) break;
+          await sleep(this.options.backoffMinMs, stop);
+        } catch (err) {
+          if (err instanceof Stopped) throw err;
+          const c = this.classify(err, failures);
+          this.setStatus(c.status);
+          if (c.fatal || (err instanceof GrammyError && err.error_code === 400)) {
+            if (!c.fatal) this.setStatus({ state: 'error', key: 'error', params: { message: c.status.message ?? '' }, message: c.status.message });
+            this.emit('log', 'error', 'telegram-bot.errors.setWebhook', { message: c.status.message ?? '' });
+            await untilStopped(stop);
+            return;
+          }
+          await sleep(c.waitMs, stop);
+        }
+      }
+      this.connected(me, 'webhook');
+      await untilStopped(stop);
+    } finally {
+      unmount();
+      // Telegram would keep posting to a route that no longer exists; tell it to stop.
+      await withTimeout(5000, new AbortController().signal, (signal) => this.rawApi.deleteWebhook({}, signal)).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * grammy's webhook adapter for a route on Node-RED's HTTP server. grammy's own 'http' adapter
+ * reads the request stream, but with Node-RED's default settings the admin app's JSON parser may
+ * have consumed it already; the webhook raw-body capture (shared with the webhook node) reads the
+ * body first, within a size limit, and this adapter takes it from there.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Update } from 'grammy/types';
+import { readRawBody } from '../webhook/raw-body';
+import { RAW_BODY, type CapturedRequest } from '../webhook/raw-capture';
+
+/** Telegram's updates are small; a big body is not one of them. */
+export const MAX_UPDATE_BYTES = 1024 * 1024;
+
+const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
+
+export type WebhookHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+type Request = CapturedRequest & { body?: unknown };
+
+function reply(res: ServerResponse, status: number, body = ''): void {
+  if (res.headersSent || res.writableEnded) return;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(body);
+}
+
+export function telegramAdapter(req: Request, res: ServerResponse) {
+  const header = req.headers[SECRET_HEADER];
+  return {
+    get update(): Promise<Update> {
+      return (req[RAW_BODY] ?? readRawBody(req, MAX_UPDATE_BYTES)).then((raw) => {
+        if (!raw.ok) throw new Error(`update body ${raw.reason}`);
+        return JSON.parse(raw.body.toString('utf8')) as Update;
+      });
+    },
+    header: Array.isArray(header) ? header[0] : header,
+    end: () => reply(res, 200),
+    respond: (json: string) => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(json);
+    },
+    unauthorized: () => reply(res, 401, 'secret token is wrong'),
+  };
+}
