@@ -36,5 +36,5 @@ export function isNotModified(error: unknown): boolean {
 export function isEntityError(error: unknown): boolean {
   const e = shape(error);
   const text = `${typeof e.description === 'string' ? e.description : ''} ${typeof e.message === 'string' ? e.message : ''}`;
-  return /can't parse entities|can't find end of the entity|unsupported start tag|entity/i.test(text) && !/not modified/i.test(text);
+  return /can't parse entities|can't find end of the entity|unsupported start tag|unclosed start tag|can't find end tag/i.test(text) && !/not modified/i.test(text);
 }
