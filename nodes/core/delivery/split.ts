@@ -130,9 +130,9 @@ function tiers(text: string, inPre: boolean[]): Cut[][] {
   };
   return [
     collect(/\n{2,}/g, false),
-    collect(/\n/g, false),
+    collect(/\n+/g, false),
     collect(/[ \t]+/g, false),
-    collect(/\n/g, true),
+    collect(/\n+/g, true),
     collect(/[ \t]+/g, true),
   ];
 }
