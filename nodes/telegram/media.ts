@@ -1,0 +1,92 @@
+/**
+ * Telegram media as envelope attachments (file id and metadata, never a URL: Telegram's download
+ * URLs carry the bot token), and the optional download of the bytes, capped in size.
+ */
+import type { Message } from 'grammy/types';
+import type { Attachment } from '../core/envelope';
+
+/** Telegram's Bot API serves at most 20 MB per file (a self-hosted server serves more). */
+export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
+
+export function attachmentsOf(m: Message): Attachment[] {
+  const out: Attachment[] = [];
+  if (m.photo && m.photo.length) {
+    // Telegram lists the sizes smallest first; the last is the original.
+    const p = m.photo.reduce((a, b) => (b.width * b.height >= a.width * a.height ? b : a));
+    out.push({ kind: 'photo', fileId: p.file_id, mimeType: 'image/jpeg', ...(p.file_size !== undefined ? { size: p.file_size } : {}) });
+  }
+  const files: Array<['document' | 'voice' | 'audio' | 'video' | 'video_note' | 'animation' | 'sticker', { file_id: string; file_size?: number; mime_type?: string; file_name?: string } | undefined]> = [
+    ['animation', m.animation],
+    ['document', m.animation ? undefined : m.document], // an animation also comes as a document
+    ['voice', m.voice],
+    ['audio', m.audio],
+    ['video', m.video],
+    ['video_note', m.video_note],
+    ['sticker', m.sticker],
+  ];
+  for (const [kind, f] of files) {
+    if (!f) continue;
+    out.push({
+      kind,
+      fileId: f.file_id,
+      ...(f.file_name ? { name: f.file_name } : {}),
+      ...(f.mime_type ? { mimeType: f.mime_type } : kind === 'sticker' ? { mimeType: 'image/webp' } : {}),
+      ...(f.file_size !== undefined ? { size: f.file_size } : {}),
+    });
+  }
+  const loc = m.venue?.location ?? m.location;
+  if (loc) out.push({ kind: 'location', url: `geo:${loc.latitude},${loc.longitude}`, ...(m.venue ? { name: m.venue.title } : {}) });
+  return out;
+}
+
+export interface DownloadedFile {
+  kind: string;
+  fileId: string;
+  name?: string;
+  mimeType?: string;
+  size: number;
+  data: Buffer;
+}
+
+/** What the in node needs to fetch a file; the URL never leaves this module's caller. */
+export interface FileSource {
+  getFile(fileId: string): Promise<{ file_path?: string; file_size?: number }>;
+  fileUrl(filePath: string): string;
+}
+
+export type DownloadResult = { ok: true; file: DownloadedFile } | { ok: false; reason: 'tooLarge' | 'failed'; message?: string };
+
+/** Downloads one attachment's bytes, refusing anything over `maxBytes` before and while reading. */
+export async function download(a: Attachment, source: FileSource, maxBytes: number, timeoutMs = 30000): Promise<DownloadResult> {
+  if (!a.fileId) return { ok: false, reason: 'failed', message: 'no file id' };
+  if (a.size !== undefined && a.size > maxBytes) return { ok: false, reason: 'tooLarge' };
+  try {
+    const info = await source.getFile(a.fileId);
+    if (info.file_size !== undefined && info.file_size > maxBytes) return { ok: false, reason: 'tooLarge' };
+    if (!info.file_path) return { ok: false, reason: 'failed', message: 'no file_path' };
+    const res = await fetch(source.fileUrl(info.file_path), { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok || !res.body) return { ok: false, reason: 'failed', message: `HTTP ${res.status}` };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > maxBytes) return { ok: false, reason: 'tooLarge' };
+      chunks.push(Buffer.from(chunk));
+    }
+    return {
+      ok: true,
+      file: {
+        kind: a.kind,
+        fileId: a.fileId,
+        ...(a.name ? { name: a.name } : {}),
+        ...(a.mimeType ? { mimeType: a.mimeType } : {}),
+        size,
+        data: Buffer.concat(chunks, size),
+      },
+    };
+  } catch (err) {
+    // The message of a failed fetch can hold the URL, and the URL holds the token: say less.
+    const e = err as Error;
+    return { ok: false, reason: 'failed', message: e.name === 'TimeoutError' ? 'timeout' : e.name || 'error' };
+  }
+}
