@@ -6,6 +6,7 @@ import type { Chat, Platform, ReplyTo, Strategy } from './envelope';
 import { Allowlists } from './allowlist';
 import { ChannelRegistry } from './channels';
 import { DedupeWindow, dedupeKey } from './dedupe';
+import { MessageLog } from './message-log';
 import { ConversationMemory } from './memory';
 import { ReplyListeners, type ListenerLookup } from './reply-listeners';
 import { ThreadMap, type Resolution, type ThreadChat } from './threads';
@@ -29,7 +30,8 @@ export const DEFAULT_SETTINGS: GatewaySettings = {
   resetCommands: ['/new', '/reset'],
 };
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: thread map as columns, keys joined by '|'. Other versions are not loaded. */
+export const SNAPSHOT_VERSION = 2;
 
 export interface Snapshot {
   version: number;
@@ -48,6 +50,8 @@ export class GatewayState {
   readonly allowlists = new Allowlists();
   readonly channels = new ChannelRegistry();
   readonly memory = new ConversationMemory();
+  /** The last messages in and out, for the editor sidebar; memory only, never persisted. */
+  readonly log = new MessageLog();
   /** Called after every change that should be persisted. */
   onChange: () => void = () => {};
 

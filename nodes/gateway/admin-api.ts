@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AllowEntrySchema } from '../core/allowlist';
 import { describeIssues, MAX_ID_LENGTH, type ReplyTo } from '../core/envelope';
 import { parseJid } from '../core/jid';
+import { LOG_CAPACITY } from '../core/message-log';
 import { gateways, type GatewayRuntime } from './gateway-runtime';
 import { flowEntries } from './flow-allowlists';
 
@@ -88,6 +89,15 @@ export function registerAdminApi(RED: NodeAPI): void {
     withGateway(req, res, (gw) => {
       if (!gw.state.endThread(String(req.params.threadId))) res.status(404).json({ error: 'no such thread' });
       else res.json({ ok: true });
+    }),
+  );
+
+  // The last messages in and out (text trimmed, JIDs only), for the editor's sidebar; ?since=<seq>.
+  app.get(`${BASE}/:id/log`, read, (req, res) =>
+    withGateway(req, res, (gw) => {
+      const since = Math.max(0, Number(req.query.since ?? 0) || 0);
+      const limit = Math.min(LOG_CAPACITY, Math.max(1, Number(req.query.limit ?? LOG_CAPACITY) || LOG_CAPACITY));
+      res.json({ lastSeq: gw.state.log.lastSeq, items: gw.state.log.list(since, limit) });
     }),
   );
 

@@ -5,13 +5,14 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { UNROUTABLE_OUTPUT, routeReply } from '../core/reply-routing';
+import { toJid } from '../core/jid';
 import { getGateway } from '../gateway/gateway-runtime';
 
 interface ReplyRouterDef extends NodeDef {
   gateway?: string;
 }
 
-type RoutedMsg = NodeMessageInFlow & { chat?: Record<string, unknown>; unroutable?: unknown };
+type RoutedMsg = NodeMessageInFlow & { chat?: Record<string, unknown>; unroutable?: unknown; event?: unknown; stream?: unknown };
 
 export = function (RED: NodeAPI): void {
   function ReplyRouterNode(this: Node, def: ReplyRouterDef) {
@@ -40,6 +41,17 @@ export = function (RED: NodeAPI): void {
           node.warn(RED._('reply-router.warn.unroutable', { reason: route.reason }));
           node.status({ fill: 'yellow', shape: 'ring', text: RED._('reply-router.status.unroutable', { routed, unroutable }) });
         }
+        if (gateway && isWholeReply(out)) {
+          const threadId = (out as { thread?: { id?: unknown } }).thread?.id;
+          gateway.state.log.add({
+            direction: 'out',
+            platform: route.ok ? route.address.platform : 'unroutable',
+            chatJid: route.ok ? toJid(route.address.platform, route.address.chatId) : undefined,
+            threadId: typeof threadId === 'string' ? threadId : undefined,
+            text: out.payload,
+            unroutable: route.ok ? undefined : true,
+          });
+        }
         send(ports);
         done();
       }, done);
@@ -48,3 +60,10 @@ export = function (RED: NodeAPI): void {
 
   RED.nodes.registerType('chatgate-reply-router', ReplyRouterNode as unknown as (this: Node, def: NodeDef) => void);
 };
+
+/** A reply the user ends up reading: not a typing signal, not an unfinished streamed part. */
+function isWholeReply(msg: { event?: unknown; stream?: unknown }): boolean {
+  if (msg.event !== undefined) return false;
+  const stream = msg.stream as { done?: unknown } | undefined;
+  return !stream || stream.done === true;
+}

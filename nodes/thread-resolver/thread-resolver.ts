@@ -43,6 +43,7 @@ export = function (RED: NodeAPI): void {
         const resolution = state.resolveThread(chat, strategy, sessionMs, isReset);
         const thread = state.threads.toInfo(resolution);
         state.registerListener(thread.id, chat.replyTo);
+        state.log.add({ direction: 'in', platform: chat.platform, chatJid: chat.chatJid, userJid: chat.userJid, userName: chat.userName, threadId: thread.id, text: payload });
         const out = msg as NodeMessageInFlow & { thread?: unknown };
         out.thread = isReset ? { ...thread, reset: true } : thread;
         node.status({
