@@ -73,6 +73,12 @@ describe('core/delivery chat queue', () => {
     release();
     await first;
     assert.deepEqual(await Promise.all(waiting), [1, 2]);
+
+    const strict = new ChatQueue({ maxPending: 0 });
+    const busy = strict.run('x', () => new Promise<void>((r) => setTimeout(r, 5)));
+    await assert.rejects(strict.run('x', async () => 1), ChatQueueFullError);
+    await busy;
+    assert.equal(await strict.run('x', async () => 'idle lane runs at once'), 'idle lane runs at once');
   });
 
   it('close rejects what waits, lets the running task finish, and refuses new work', async () => {

@@ -57,7 +57,7 @@ describe('core/delivery render', () => {
   it('keeps code and pre free of other entities, as Telegram requires', () => {
     assert.equal(html('**bold `code` bold**'), '<b>bold </b><code>code</code><b> bold</b>');
     assert.equal(html('[`code link`](https://x.io)'), '<a href="https://x.io">code link</a>');
-    assert.equal(html('> quote\n>\n> ```\n> code\n> ```'), '<blockquote>quote\n\n</blockquote><pre>code</pre>');
+    assert.equal(html('> quote\n>\n> ```\n> code\n> ```'), '<blockquote>quote</blockquote>\n\n<pre>code</pre>');
   });
 
   it('escapes text and attributes, so raw HTML in a reply stays text', () => {

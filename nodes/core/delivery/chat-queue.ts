@@ -57,7 +57,8 @@ export class ChatQueue {
       lane = { waiting: [], running: false };
       this.lanes.set(chatKey, lane);
     }
-    if (lane.waiting.length >= this.maxPending) return Promise.reject(new ChatQueueFullError(chatKey, this.maxPending));
+    // Nothing waits while the lane is idle (pump starts at once), so only a busy lane can be full.
+    if (lane.running && lane.waiting.length >= this.maxPending) return Promise.reject(new ChatQueueFullError(chatKey, this.maxPending));
     const queued = lane;
     return new Promise<T>((resolve, reject) => {
       queued.waiting.push({ task, resolve: resolve as (value: unknown) => void, reject });

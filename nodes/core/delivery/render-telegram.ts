@@ -105,9 +105,24 @@ function closeTag(mark: Mark): string {
 export function serializeTelegramHtml(runs: readonly Run[]): string {
   let html = '';
   let open: Mark[] = [];
+  const mapped: Array<{ text: string; marks: Mark[] }> = [];
   for (const run of runs) {
     if (!run.text) continue;
     const marks = telegramMarks(run.marks);
+    const last = mapped[mapped.length - 1];
+    const breaks = last && /^\n+$/.test(last.text) && /^\n+$/.test(run.text);
+    if (last && breaks && last.marks.length === marks.length && commonPrefix(last.marks, marks) === marks.length) last.text += run.text;
+    else mapped.push({ text: run.text, marks });
+  }
+  // A line break keeps only the entities on both sides of it: after a quote that a code block
+  // had to leave, the blank line goes outside the quote instead of dangling at its end.
+  mapped.forEach((run, i) => {
+    if (!/^\n+$/.test(run.text) || i === 0 || i === mapped.length - 1) return;
+    const keep = Math.min(commonPrefix(run.marks, mapped[i - 1].marks), commonPrefix(run.marks, mapped[i + 1].marks));
+    run.marks = run.marks.slice(0, keep);
+  });
+  for (const run of mapped) {
+    const marks = run.marks;
     const keep = commonPrefix(open, marks);
     for (let i = open.length - 1; i >= keep; i--) html += closeTag(open[i]);
     for (let i = keep; i < marks.length; i++) html += openTag(marks[i]);
