@@ -99,9 +99,21 @@ export class ChatQueue {
     } catch (error) {
       result = Promise.reject(error);
     }
-    result.then(job.resolve, job.reject).finally(() => {
+    // The lane is free before the caller hears back, so a caller that awaits and sends again is not
+    // counted against the limit by its own finished task.
+    const next = (): void => {
       lane.running = false;
       this.pump(chatKey, lane);
-    });
+    };
+    result.then(
+      (value) => {
+        next();
+        job.resolve(value);
+      },
+      (error: unknown) => {
+        next();
+        job.reject(error);
+      },
+    );
   }
 }
