@@ -295,7 +295,7 @@ export class TelegramConnection extends EventEmitter {
           this.emit('ready', r.value);
           return r.value;
         }
-        const seconds = String(Math.round(this.options.callTimeoutMs / 1000));
+        const seconds = String(Math.round(this.options.callTimeoutMs / 100) / 10);
         this.setStatus({ state: 'error', key: 'timeout', params: { seconds }, message: `getMe: no answer within ${seconds} s` });
         await sleep(this.classify(new Error('timeout'), failures).waitMs, stop);
       } catch (err) {
