@@ -3,7 +3,7 @@
  * Pure data structure (no timers, no I/O); the gateway owns one and persists its snapshot.
  */
 import { randomBytes } from 'node:crypto';
-import type { Chat, Strategy, ThreadInfo } from './envelope';
+import { STRATEGIES, type Chat, type Strategy, type ThreadInfo } from './envelope';
 import { composeKey } from './keys';
 
 export interface ThreadRecord {
@@ -20,6 +20,21 @@ export interface ThreadRecord {
   platform: string;
   chatJid: string;
   userJid: string;
+}
+
+/** The persisted form of the thread map: one array per field, index i is thread i. */
+export interface ThreadColumns {
+  ids: string[];
+  keys: string[];
+  /** Index into STRATEGIES. */
+  strategies: number[];
+  createdAt: number[];
+  lastActiveAt: number[];
+  turns: number[];
+  sessionMs: number[];
+  platforms: string[];
+  chatJids: string[];
+  userJids: string[];
 }
 
 export type ThreadChat = Pick<Chat, 'platform' | 'channelId' | 'chatId' | 'threadId' | 'userId' | 'chatJid' | 'userJid'>;
@@ -91,9 +106,6 @@ export class ThreadMap {
       current.turn += 1;
       current.lastActiveAt = opts.now;
       current.sessionMs = opts.sessionMs;
-      // Re-insert so Map order stays "least recently active first" for cheap sweeps.
-      this.byId.delete(current.id);
-      this.byId.set(current.id, current);
       return { record: current, isNew: false };
     }
     if (current) this.remove(current);
@@ -141,11 +153,13 @@ export class ThreadMap {
     const offset = Math.max(0, Math.floor(query.offset ?? 0));
     const limit = Math.min(500, Math.max(1, Math.floor(query.limit ?? 50)));
     const q = query.q?.toLowerCase();
-    // Most recently active first.
+    // Newest first among equal activity times (the stable sort keeps this order for ties).
     const all = Array.from(this.byId.values()).reverse();
     const matching = q
       ? all.filter((r) => [r.id, r.key, r.chatJid, r.userJid].some((s) => s.toLowerCase().includes(q)))
       : all;
+    // Most recently active first. Sorting here (an admin call) keeps resolve, the hot path, to one lookup.
+    matching.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
     return { total: matching.length, items: matching.slice(offset, offset + limit) };
   }
 
@@ -154,17 +168,56 @@ export class ThreadMap {
     return { id: r.id, key: r.key, strategy: r.strategy, isNew: resolution.isNew, turn: r.turn };
   }
 
-  snapshot(): ThreadRecord[] {
-    return Array.from(this.byId.values());
+  /**
+   * Column arrays rather than one object per thread: a million threads serialise and parse several
+   * times faster without a million repetitions of the field names.
+   */
+  snapshot(): ThreadColumns {
+    const n = this.byId.size;
+    const c: ThreadColumns = {
+      ids: new Array(n), keys: new Array(n), strategies: new Array(n), createdAt: new Array(n), lastActiveAt: new Array(n),
+      turns: new Array(n), sessionMs: new Array(n), platforms: new Array(n), chatJids: new Array(n), userJids: new Array(n),
+    };
+    let i = 0;
+    for (const r of this.byId.values()) {
+      c.ids[i] = r.id;
+      c.keys[i] = r.key;
+      c.strategies[i] = STRATEGIES.indexOf(r.strategy);
+      c.createdAt[i] = r.createdAt;
+      c.lastActiveAt[i] = r.lastActiveAt;
+      c.turns[i] = r.turn;
+      c.sessionMs[i] = r.sessionMs;
+      c.platforms[i] = r.platform;
+      c.chatJids[i] = r.chatJid;
+      c.userJids[i] = r.userJid;
+      i++;
+    }
+    return c;
   }
 
-  restore(records: unknown): void {
+  /** Restores a snapshot; rows with a wrong type anywhere are skipped rather than trusted. */
+  restore(data: unknown): void {
     this.byKey.clear();
     this.byId.clear();
-    if (!Array.isArray(records)) return;
-    for (const r of records as ThreadRecord[]) {
-      if (!r || typeof r.id !== 'string' || typeof r.key !== 'string') continue;
-      this.add({ ...r });
+    if (!data || typeof data !== 'object' || Array.isArray(data)) return;
+    const c = data as Partial<ThreadColumns>;
+    const cols = [c.ids, c.keys, c.strategies, c.createdAt, c.lastActiveAt, c.turns, c.sessionMs, c.platforms, c.chatJids, c.userJids];
+    if (!cols.every(Array.isArray)) return;
+    const n = c.ids!.length;
+    if (!cols.every((col) => (col as unknown[]).length === n)) return;
+    for (let i = 0; i < n; i++) {
+      const id = c.ids![i];
+      const key = c.keys![i];
+      const strategy = STRATEGIES[c.strategies![i]];
+      const nums = [c.createdAt![i], c.lastActiveAt![i], c.turns![i], c.sessionMs![i]];
+      const strs = [c.platforms![i], c.chatJids![i], c.userJids![i]];
+      if (typeof id !== 'string' || typeof key !== 'string' || !strategy) continue;
+      if (!nums.every((x) => typeof x === 'number') || !strs.every((x) => typeof x === 'string')) continue;
+      this.add({
+        id, key, strategy,
+        createdAt: nums[0], lastActiveAt: nums[1], turn: nums[2], sessionMs: nums[3],
+        platform: strs[0], chatJid: strs[1], userJid: strs[2],
+      });
     }
   }
 

@@ -196,7 +196,7 @@ describe('core/persistence', () => {
     const s = new GatewayState(DEFAULT_SETTINGS);
     s.restore({ version: 99, threads: [{ id: 'x', key: 'k' }] });
     s.restore(null);
-    s.restore(JSON.parse('{"version":1,"threads":{"__proto__":{"polluted":1}},"listeners":5}'));
+    s.restore(JSON.parse('{"version":2,"threads":{"__proto__":{"polluted":1},"ids":["x"]},"listeners":5}'));
     assert.equal(s.threads.size, 0);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });

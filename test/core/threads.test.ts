@@ -117,5 +117,11 @@ describe('core/threads', () => {
     assert.equal(again.record.turn, 2);
     copy.restore('garbage');
     assert.equal(copy.size, 0);
+    const snap = m.snapshot();
+    snap.turns[0] = 'x' as unknown as number;
+    copy.restore(snap);
+    assert.equal(copy.size, 29, 'a row with a wrong type is skipped');
+    copy.restore({ ...snap, keys: snap.keys.slice(1) });
+    assert.equal(copy.size, 0, 'columns of different lengths are not trusted');
   });
 });

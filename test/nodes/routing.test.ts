@@ -151,7 +151,7 @@ describe('routing nodes (real runtime)', function () {
       const file = path.join(userDir, 'chatgate', 'gateway-gw.json');
       await sleep(900);
       const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-      assert.ok(saved.threads.some((t: { id: string }) => t.id === a.thread.id));
+      assert.ok(saved.threads.ids.includes(a.thread.id));
     });
 
     it('a corrupt store file is reported and the gateway starts empty', async () => {
@@ -167,10 +167,10 @@ describe('routing nodes (real runtime)', function () {
       await load([...ALL], pipeline({ gateway: { store: 'context' } }));
       const a = await turn('u1');
       await getNode('gw').gateway.flush();
-      const saved = await new Promise<{ threads: Array<{ id: string }> }>((res, rej) =>
-        getNode('gw').context().global.get('chatgate_gw', (err: Error, v: { threads: Array<{ id: string }> }) => (err ? rej(err) : res(v))),
+      const saved = await new Promise<{ threads: { ids: string[] } }>((res, rej) =>
+        getNode('gw').context().global.get('chatgate_gw', (err: Error, v: { threads: { ids: string[] } }) => (err ? rej(err) : res(v))),
       );
-      assert.equal(saved.threads[0].id, a.thread.id);
+      assert.deepEqual(saved.threads.ids, [a.thread.id]);
       assert.ok(!fs.existsSync(path.join(userDir, 'chatgate', 'gateway-gw.json')));
     });
   });
