@@ -1,0 +1,109 @@
+/**
+ * Thread store: resolve-or-create throughput and memory per thread at 10k, 100k and 1M threads,
+ * and the time to persist and load 1M threads. Baseline: a plain Map doing the same lookups
+ * (the same composed key, a stored id), in the same process, alternating runs.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GatewayState, DEFAULT_SETTINGS } from '../nodes/core/gateway-state';
+import { FileSnapshotStore } from '../nodes/core/persistence';
+import { composeKey } from '../nodes/core/keys';
+import { newThreadId, type ThreadChat } from '../nodes/core/threads';
+import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
+
+const SIZES = [10_000, 100_000, 1_000_000];
+const LOOKUPS = 500_000;
+const RUNS = 5;
+
+function chats(n: number): ThreadChat[] {
+  const out: ThreadChat[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = String(100000000 + i);
+    out[i] = { platform: 'telegram', channelId: 'bot-config-1', chatId: id, userId: id, chatJid: `tg:${id}`, userJid: `tg:${id}` };
+  }
+  return out;
+}
+
+/** The baseline: what a hand-rolled gateway would do with one Map. */
+class PlainMap {
+  readonly m = new Map<string, string>();
+  resolve(c: ThreadChat): string {
+    const key = composeKey(['u', c.platform, c.channelId, c.userId]);
+    let id = this.m.get(key);
+    if (!id) this.m.set(key, (id = newThreadId()));
+    return id;
+  }
+}
+
+function fillState(cs: ThreadChat[]): GatewayState {
+  const s = new GatewayState(DEFAULT_SETTINGS);
+  const now = Date.now();
+  for (const c of cs) s.threads.resolve(c, { strategy: 'per-user', sessionMs: 0, now });
+  return s;
+}
+
+function fillPlain(cs: ThreadChat[]): PlainMap {
+  const p = new PlainMap();
+  for (const c of cs) p.resolve(c);
+  return p;
+}
+
+export async function runThreadStore(log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of SIZES) {
+    const cs = chats(n);
+    // Memory per thread: heap after filling, less the heap with only the input chats alive.
+    const base = heapUsed();
+    let state: GatewayState | undefined = fillState(cs);
+    const stateBytes = (heapUsed() - base) / n;
+    state = undefined;
+    const base2 = heapUsed();
+    let plain: PlainMap | undefined = fillPlain(cs);
+    const plainBytes = (heapUsed() - base2) / n;
+    plain = undefined;
+    void state;
+    void plain;
+    rows.push(row('thread store', `${n.toLocaleString('en-US')} threads`, 'memory per thread', 'bytes', stateBytes, plainBytes, n === 1_000_000 ? '< 300' : undefined));
+
+    // Throughput of resolve on a full map (existing threads: the common case), alternating runs.
+    const s = fillState(cs);
+    const p = fillPlain(cs);
+    const now = Date.now();
+    const subject: number[] = [];
+    const baseline: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const a = timeMs(() => {
+        for (let i = 0; i < LOOKUPS; i++) s.threads.resolve(cs[(i * 7919) % n], { strategy: 'per-user', sessionMs: 0, now });
+      });
+      subject.push(LOOKUPS / (a.ms / 1000));
+      const b = timeMs(() => {
+        for (let i = 0; i < LOOKUPS; i++) p.resolve(cs[(i * 7919) % n]);
+      });
+      baseline.push(LOOKUPS / (b.ms / 1000));
+    }
+    rows.push(row('thread store', `${n.toLocaleString('en-US')} threads`, 'resolve', 'ops/s', median(subject), median(baseline), n === 1_000_000 ? '>= 500,000' : undefined));
+    log(`thread store ${n}: done`);
+
+    if (n === 1_000_000) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-bench-'));
+      const file = path.join(dir, 'gateway.json');
+      const store = new FileSnapshotStore(file);
+      const save = await timeMsAsync(() => store.save(s.snapshot()));
+      const plainFile = path.join(dir, 'plain.json');
+      const plainSave = await timeMsAsync(async () => fs.promises.writeFile(plainFile, JSON.stringify(Array.from(p.m.entries()))));
+      const load = await timeMsAsync(async () => {
+        const restored = new GatewayState(DEFAULT_SETTINGS);
+        restored.restore(await store.load());
+        return restored.threads.size;
+      });
+      const plainLoad = await timeMsAsync(async () => new Map<string, string>(JSON.parse(await fs.promises.readFile(plainFile, 'utf8'))).size);
+      if (load.value !== n) throw new Error(`loaded ${load.value} threads, expected ${n}`);
+      const mb = fs.statSync(file).size / 1e6;
+      rows.push(row('thread store', `1,000,000 threads (${mb.toFixed(0)} MB file)`, 'persist', 'ms', save.ms, plainSave.ms));
+      rows.push(row('thread store', '1,000,000 threads', 'load on restart', 'ms', load.ms, plainLoad.ms, '< 3,000'));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
