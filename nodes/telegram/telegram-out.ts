@@ -60,6 +60,10 @@ export = function (RED: NodeAPI): void {
     function prepare(msg: TelegramOutMessage, outbound?: Outbound): Result<TelegramReply> {
       const read = outbound ? { ok: true as const, value: outbound } : readOutbound(msg);
       if (!read.ok) return read;
+      // With several bots, a reply must leave through the bot its chat talks to; another id (an in
+      // node's, from the admin send API) is no bot and is answered by this node's bot.
+      const owner = read.value.replyTo.channelId;
+      if (owner !== def.bot && getTelegramBot(RED, owner)) return { ok: false, error: t('telegram-out.errors.otherBot', { channelId: owner }) };
       const address = readAddress(read.value.replyTo, t);
       if (!address.ok) return address;
       const buttons = readButtons(msg.buttons);

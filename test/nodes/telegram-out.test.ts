@@ -408,10 +408,14 @@ describe('telegram out (real runtime, real grammy, Telegram emulator)', function
   });
 
   it('fails with done(err) naming what is wrong, and keeps the token out of logs and statuses', async () => {
-    await loadFlow(outFlow(tg));
+    await loadFlow([...outFlow(tg), { id: 'bot2', type: 'chatgate-telegram-bot', name: 'second bot', mode: 'polling', apiRoot: tg.apiRoot }]);
     const seen = statuses('out');
 
     let failed = nextError();
+    getNode('out').receive(reply(111, 'x', {}, { channelId: 'bot2' }));
+    assert.match(await failed, /belongs to bot bot2/);
+
+    failed = nextError();
     getNode('out').receive({ payload: 'no address' });
     assert.match(await failed, /msg\.chat/);
 
@@ -436,5 +440,85 @@ describe('telegram out (real runtime, real grammy, Telegram emulator)', function
     assert.ok(!logs.includes(secret), 'a log line holds the token');
     assert.ok(!JSON.stringify(seen).includes(secret), 'a status holds the token');
     assert.equal(botMessages(tg, 111).length, 0);
+  });
+});
+
+/**
+ * A stand-in for the agent call: a typing signal, two streamed parts, then the final reply, as
+ * chatgate-agent-call sends them (each part carries the whole text so far).
+ */
+function scriptedAgent(RED: AnyRED): void {
+  RED.nodes.registerType('test-scripted-agent', function (this: AnyRED, def: AnyRED) {
+    RED.nodes.createNode(this, def);
+    this.on('input', (msg: AnyRED, send: (m: AnyRED) => void, done: () => void) => {
+      const base = { chat: msg.chat, thread: msg.thread };
+      const answer = `You said: **${msg.payload}**`;
+      send({ ...base, payload: '', event: 'typing' });
+      const id = `st_${msg.chat.messageId}`;
+      setTimeout(() => send({ ...base, payload: 'You said:', stream: { id, seq: 0, done: false } }), 50);
+      setTimeout(() => {
+        send({ ...base, payload: answer, stream: { id, seq: 1, done: true } });
+        done();
+      }, 150);
+    });
+  });
+}
+
+describe('a Telegram agent bot flow against a Telegram-compatible server (apiRoot)', function () {
+  this.timeout(20000);
+  let tg: TelegramServer;
+
+  beforeEach(async () => {
+    useUserDir();
+    tg = await startTelegramServer({ token: TOKEN, botUsername: 'chatgate_flow_bot' });
+  });
+  afterEach(async () => {
+    await unload();
+    await tg.close();
+  });
+
+  it('telegram in -> thread resolver -> agent -> reply router -> telegram out, and the gateway send API', async () => {
+    const mods = [
+      ...nodeModules(['gateway', 'telegramBot', 'telegramIn', 'threadResolver', 'replyRouter', 'telegramOut']).map((mod) => (RED: AnyRED) => {
+        RED._ = translate;
+        return mod(RED);
+      }),
+      scriptedAgent,
+    ];
+    const flow: FlowNode[] = [
+      { id: 'gw', type: 'chatgate-gateway', name: 'main gateway', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset', store: 'file' },
+      { id: 'bot', type: 'chatgate-telegram-bot', name: 'flow bot', mode: 'polling', apiRoot: tg.apiRoot, pollTimeout: 1, throttle: true },
+      { id: 'in', type: 'chatgate-telegram-in', bot: 'bot', gateway: 'gw', groups: 'mention', wires: [['resolver']] },
+      { id: 'resolver', type: 'chatgate-thread-resolver', gateway: 'gw', strategy: '', sessionMinutes: '', passReset: false, wires: [['agent'], []] },
+      { id: 'agent', type: 'test-scripted-agent', wires: [['router']] },
+      { id: 'router', type: 'chatgate-reply-router', gateway: 'gw', wires: [['out'], [], [], [], [], [], []] },
+      { id: 'out', type: 'chatgate-telegram-out', bot: 'bot', gateway: 'gw', typing: true, replyToMessage: true },
+    ];
+    await helper.load(mods, flow, { bot: { token: TOKEN } });
+    await tg.nextPoll(3000);
+
+    const done = delivered();
+    tg.pushUpdate(tg.make.text('hello', { from: { id: 4242, first_name: 'Ann' }, messageId: 77 }));
+    await done;
+    const shown = tg.chat(4242);
+    assert.deepEqual(
+      shown.map((m) => [m.fromBot, m.text]),
+      [
+        [false, 'hello'],
+        [true, 'You said: hello'],
+      ],
+    );
+    assert.equal(shown[1].replyTo, 77, 'the reply quotes the user message');
+    assert.ok(shown[1].entities.some((e) => e.type === 'bold'));
+    const actions = callsOf(tg, 'sendChatAction', 4242);
+    assert.ok(actions.length >= 1 && actions[0].at <= callsOf(tg, 'sendMessage', 4242)[0].at, 'typing came first');
+
+    // The operator writes to the same chat through the gateway's admin API.
+    const res = await helper.request().post('/chatgate/gateways/gw/send').send({ chatJid: 'tg:4242', text: 'An _operator_ here' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const last = botMessages(tg, 4242).at(-1)!;
+    assert.equal(last.text, 'An operator here');
+    assert.ok(last.entities.some((e) => e.type === 'italic'));
+    assert.ok(!JSON.stringify(res.body).includes(TOKEN));
   });
 });
