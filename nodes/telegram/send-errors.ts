@@ -13,12 +13,6 @@ export function scrubToken(text: string): string {
   return text.replace(TOKEN, '<token>');
 }
 
-/** The message to edit is gone (deleted by the user, or too old to edit). */
-export function isEditTargetGone(err: unknown): boolean {
-  return err instanceof GrammyError && err.error_code === 400 && /message to edit not found|message can't be edited/i.test(err.description);
-}
-
-
 /** A translated, token-free error for what remains after the bot's own retries. */
 export function describeSendError(err: unknown, t: Translate): Error {
   let message: string;
