@@ -231,6 +231,9 @@ export class TelegramConnection extends EventEmitter {
   }
 
   private setStatus(s: ConnectionStatus): void {
+    // Retries repeat the same status; users need to hear it once.
+    const c = this.current;
+    if (c.state === s.state && c.key === s.key && JSON.stringify(c.params) === JSON.stringify(s.params)) return;
     this.current = s;
     this.emit('status', s);
   }

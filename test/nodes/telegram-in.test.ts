@@ -3,44 +3,11 @@
  * from an update the user sends to the envelope the flow gets.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import request from 'supertest';
 import type { Update } from 'grammy/types';
 import { startTelegramServer, type TelegramServer } from '../emulators/telegram-server';
-import { captured, collect, getNode, helper, nextMessage, nodeModules, sleep, unload, useUserDir, type AnyRED } from '../helpers/red';
-
-export const TOKEN = '123456789:AAtest-SECRET-token_value';
-const BOT = 'chatgate_test_bot';
-
-// The helper's RED._ returns bare keys; translate with the built catalogs so the tests read the
-// English an operator sees.
-const LOCALES = path.resolve(__dirname, '../../dist/nodes/telegram/locales/en-US');
-let catalog: Record<string, unknown> | undefined;
-export function translate(key: string, params: Record<string, string> = {}): string {
-  catalog ??= Object.assign(
-    {},
-    ...['telegram-bot.json', 'telegram-in.json'].map((f) => JSON.parse(fs.readFileSync(path.join(LOCALES, f), 'utf8'))),
-  ) as Record<string, unknown>;
-  const found = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
-  if (typeof found !== 'string') return key;
-  return found.replace(/__(\w+)__/g, (_m, p: string) => String(params[p] ?? ''));
-}
-
-type FlowNode = { id: string; type: string; [key: string]: unknown };
-
-export async function loadFlow(flow: FlowNode[], token = TOKEN): Promise<void> {
-  const mods = nodeModules(['gateway', 'telegramBot', 'telegramIn']).map((mod) => (RED: AnyRED) => {
-    RED._ = translate;
-    return mod(RED);
-  });
-  await helper.load(mods, flow, { bot: { token } });
-}
-
-/** Fast timings: a 1 s long poll, retries after 50 ms, a stall noticed 0.3 s after 2 x the poll. */
-export function botNode(apiRoot: string, over: Record<string, unknown> = {}): FlowNode {
-  return { id: 'bot', type: 'chatgate-telegram-bot', apiRoot, pollTimeout: 1, callTimeout: 1, retryMin: 0.05, retryMax: 0.2, stallMargin: 0.3, throttle: false, ...over };
-}
+import { captured, collect, getNode, helper, nextMessage, sleep, unload, useUserDir } from '../helpers/red';
+import { BOT, botNode, loadFlow, statusTexts, TOKEN, until, type FlowNode } from '../helpers/telegram';
 
 function flow(tg: TelegramServer, inOver: Record<string, unknown> = {}, botOver: Record<string, unknown> = {}): FlowNode[] {
   return [
@@ -49,22 +16,6 @@ function flow(tg: TelegramServer, inOver: Record<string, unknown> = {}, botOver:
     { id: 'in', type: 'chatgate-telegram-in', bot: 'bot', gateway: 'gw', wires: [['h']], ...inOver },
     { id: 'h', type: 'helper' },
   ];
-}
-
-export async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-export function statusTexts(nodeId: string): string[] {
-  const spy = getNode(nodeId).status as { getCalls(): Array<{ thisValue: { id: string }; args: Array<{ text?: string }> }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue?.id === nodeId)
-    .map((c) => c.args[0]?.text ?? '');
 }
 
 const connected = () => getNode('bot')?.connection?.status.state === 'connected';
