@@ -119,7 +119,7 @@ describe('telegram emulator', () => {
     assert.equal((await bot.api.getMe()).username, 'emu_bot');
     tg.inject.stallGetUpdates();
     const ac = new AbortController();
-    const stalled = bot.api.getUpdates({ timeout: 0 }, ac.signal);
+    const stalled = bot.api.getUpdates({ timeout: 0 }, ac.signal as never);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(tg.stats.activePolls, 1);
     ac.abort();
