@@ -20,11 +20,8 @@ const { startDemoAgent } = require('../../scripts/demo-agent') as {
   startDemoAgent: (o: { port?: number; chunkDelayMs?: number }) => Promise<{ url: string; close: () => Promise<void> }>;
 };
 
-/**
- * Declared for the Telegram channel, which does not require it (yet): its poll loop is its own
- * (nodes/telegram/connection.ts says why). Drop the dependency or use it, then empty this list.
- */
-const DECLARED_NOT_YET_REQUIRED = ['@grammyjs/runner'];
+/** Dependencies declared but not required by dist code (none: every dependency must be used). */
+const DECLARED_NOT_YET_REQUIRED: string[] = [];
 
 type Flow = Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
