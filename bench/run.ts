@@ -6,12 +6,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runDelivery } from './delivery';
+import { runPipeline } from './pipeline';
 import { runThreadStore } from './thread-store';
 import { table, type Row } from './lib';
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const benches: Array<[string, (log: (s: string) => void) => Promise<Row[]>]> = [
+    ['pipeline', runPipeline],
     ['delivery', runDelivery],
     ['thread-store', runThreadStore],
   ];

@@ -13,8 +13,8 @@ import { newThreadId, type ThreadChat } from '../nodes/core/threads';
 import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
 
 const SIZES = [10_000, 100_000, 1_000_000];
-const LOOKUPS = 500_000;
-const RUNS = 5;
+const LOOKUPS = 300_000;
+const RUNS = 3;
 
 function chats(n: number): ThreadChat[] {
   const out: ThreadChat[] = new Array(n);

@@ -26,6 +26,7 @@ import {
   type AgentCallSettings,
 } from './settings';
 import { derived, TurnRunner, type AgentMessage, type Done, type Send, type TurnItem } from './turn-runner';
+import { throttleStatus } from '../common/status-throttle';
 
 type AgentCallNode = Node<AgentCallCredentials>;
 
@@ -93,10 +94,15 @@ export = function (RED: NodeAPI): void {
     }
 
     let lastError: string | undefined = configError;
+    const status = throttleStatus();
     function showStatus(stats: SchedulerStats = scheduler.stats): void {
+      const { active, queued } = stats;
+      status.set(() => renderStatus(active, queued));
+    }
+    function renderStatus(active: number, queued: number): void {
       if (!gateway) return node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.noGateway') });
-      if (stats.active || stats.queued) {
-        return node.status({ fill: 'blue', shape: 'dot', text: RED._('agent-call.status.thinking', { active: stats.active, queued: stats.queued }) });
+      if (active || queued) {
+        return node.status({ fill: 'blue', shape: 'dot', text: RED._('agent-call.status.thinking', { active, queued }) });
       }
       if (lastError) return node.status({ fill: 'red', shape: 'ring', text: RED._('agent-call.status.error', { message: lastError.slice(0, 120) }) });
       node.status({ fill: 'grey', shape: 'ring', text: RED._('agent-call.status.idle', { label: provider.label }) });
@@ -214,6 +220,7 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      status.close();
       callback?.close();
       unmount?.();
       for (const item of scheduler.close()) item.done();

@@ -16,7 +16,7 @@ export const DEFAULT_RETRIES = 2;
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_MAX_QUEUE = 10;
 /** Messages waiting across all threads of one node: a ceiling on memory, not a tuning knob. */
-export const MAX_TOTAL_QUEUE = 1000;
+export const MAX_TOTAL_QUEUE = 10_000;
 export const DEFAULT_FALLBACK = 'Sorry, I could not answer just now. Please try again.';
 export const CALLBACK_MAX_BYTES = 1024 * 1024;
 

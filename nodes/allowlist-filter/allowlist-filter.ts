@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ALLOWLIST_MODES, AllowEntrySchema, checkAllowed, parseEntries, type AllowlistMode, type MatchOn } from '../core/allowlist';
 import { describeIssues, validateInbound } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
+import { throttleStatus } from '../common/status-throttle';
 import { clearFlowEntries, setFlowEntries } from '../gateway/flow-allowlists';
 
 interface AllowlistDef extends NodeDef {
@@ -42,12 +43,13 @@ export = function (RED: NodeAPI): void {
     if (invalid.length) node.warn(RED._('allowlist-filter.errors.invalidEntries', { entries: invalid.join(', ') }));
     if (gateway) setFlowEntries(gateway.node.id, node.id, list, flowEntries);
 
+    const status = throttleStatus();
     const showCounts = () =>
-      node.status({
+      status.set(() => node.status({
         fill: mode === 'closed' ? 'red' : 'green',
         shape: 'dot',
         text: RED._('allowlist-filter.status.counts', { mode: RED._(`allowlist-filter.mode.${mode}`), passed, refused }),
-      });
+      }));
     node.status(gateway ? { fill: 'grey', shape: 'ring', text: RED._(`allowlist-filter.mode.${mode}`) } : { fill: 'red', shape: 'ring', text: RED._('chatgate.status.noGateway') });
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
@@ -89,6 +91,7 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', () => {
+      status.close();
       if (gateway) clearFlowEntries(gateway.node.id, node.id);
     });
   }

@@ -7,6 +7,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { UNROUTABLE_OUTPUT, routeReply } from '../core/reply-routing';
 import { toJid } from '../core/jid';
 import { getGateway } from '../gateway/gateway-runtime';
+import { throttleStatus } from '../common/status-throttle';
 
 interface ReplyRouterDef extends NodeDef {
   gateway?: string;
@@ -22,6 +23,8 @@ export = function (RED: NodeAPI): void {
     let routed = 0;
     let unroutable = 0;
     node.status({ fill: 'grey', shape: 'ring', text: RED._('chatgate.status.ready') });
+    const status = throttleStatus();
+    node.on('close', () => status.close());
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       const ready = gateway ? gateway.ready : Promise.resolve();
@@ -33,13 +36,14 @@ export = function (RED: NodeAPI): void {
           if (route.from === 'listener') out.chat = { ...(out.chat ?? {}), replyTo: route.address };
           ports[route.output] = out;
           routed++;
-          node.status({ fill: 'green', shape: 'dot', text: RED._('reply-router.status.routed', { platform: route.address.platform, routed, unroutable }) });
+          const platform = route.address.platform;
+          status.set(() => node.status({ fill: 'green', shape: 'dot', text: RED._('reply-router.status.routed', { platform, routed, unroutable }) }));
         } else {
           out.unroutable = { reason: route.reason };
           ports[UNROUTABLE_OUTPUT] = out;
           unroutable++;
           node.warn(RED._('reply-router.warn.unroutable', { reason: route.reason }));
-          node.status({ fill: 'yellow', shape: 'ring', text: RED._('reply-router.status.unroutable', { routed, unroutable }) });
+          status.set(() => node.status({ fill: 'yellow', shape: 'ring', text: RED._('reply-router.status.unroutable', { routed, unroutable }) }));
         }
         if (gateway && isWholeReply(out)) {
           const threadId = (out as { thread?: { id?: unknown } }).thread?.id;

@@ -10,6 +10,7 @@ import type { Result } from '../core/envelope';
 import { toJid } from '../core/jid';
 import { readOutbound, type Outbound } from '../core/outbound';
 import { linkChannel } from '../gateway/channel-link';
+import { throttleStatus } from '../common/status-throttle';
 import { readAddress } from './address';
 import { getTelegramBot } from './bot-api';
 import { readButtons } from './buttons';
@@ -42,6 +43,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
     const link = linkChannel(RED, node, def.gateway || undefined, { platform: 'telegram', direction: 'out', name: def.name || 'telegram out' });
+    const status = throttleStatus();
     const bot = getTelegramBot(RED, def.bot);
     if (bot) bot.register(node, { sink: link, receive: false });
     else link.status('error', t('telegram-out.status.noBot'), t('telegram-out.errors.noBot'));
@@ -53,7 +55,7 @@ export = function (RED: NodeAPI): void {
       // Typing and intermediate edits are cosmetic: the final part (or the next reply) says what counts.
       onBackgroundError: (err) => {
         const e = describeSendError(err, t);
-        link.status('error', t('chatgate.status.deliveryFailed', { message: e.message }), e.message);
+        status.now(() => link.status('error', t('chatgate.status.deliveryFailed', { message: e.message }), e.message));
       },
     });
 
@@ -75,9 +77,11 @@ export = function (RED: NodeAPI): void {
 
     function shown(d: Delivered, reply: TelegramReply): void {
       const chat = toJid('telegram', reply.address.chatKey);
-      if (d.kind === 'sent') link.status('connected', t('telegram-out.status.sent', { chat, parts: d.messages }));
-      else if (d.kind === 'streaming') link.status('connected', t('telegram-out.status.streaming', { chat }));
-      else if (d.kind === 'typing') link.status('connected', t('telegram-out.status.typing', { chat }));
+      status.set(() => {
+        if (d.kind === 'sent') link.status('connected', t('telegram-out.status.sent', { chat, parts: d.messages }));
+        else if (d.kind === 'streaming') link.status('connected', t('telegram-out.status.streaming', { chat }));
+        else if (d.kind === 'typing') link.status('connected', t('telegram-out.status.typing', { chat }));
+      });
     }
 
     function failed(err: unknown): Error {
@@ -85,13 +89,13 @@ export = function (RED: NodeAPI): void {
       if (err instanceof NoBotError) e = new Error(t('telegram-out.errors.noBot'));
       else if (err instanceof ChatQueueClosedError) e = new Error(t('telegram-out.errors.stopped'));
       else e = describeSendError(err, t);
-      link.status('error', t('chatgate.status.deliveryFailed', { message: e.message }), e.message);
+      status.now(() => link.status('error', t('chatgate.status.deliveryFailed', { message: e.message }), e.message));
       return e;
     }
 
     function invalid(error: string): Error {
       const message = scrubToken(error);
-      link.status('error', t('chatgate.status.invalid', { message }), message);
+      status.now(() => link.status('error', t('chatgate.status.invalid', { message }), message));
       return new Error(message);
     }
 
@@ -120,6 +124,7 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      status.close();
       sender.close();
       link.close();
       if (bot) bot.deregister(node, done);

@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { StrategySchema, validateInbound, type Strategy } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
 import { minutes } from '../gateway/gateway-settings';
+import { throttleStatus } from '../common/status-throttle';
 
 interface ThreadResolverDef extends NodeDef {
   gateway: string;
@@ -27,11 +28,14 @@ export = function (RED: NodeAPI): void {
     if (!gateway) node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.noGateway') });
     else node.status({ fill: 'grey', shape: 'ring', text: RED._('chatgate.status.ready') });
 
+    const status = throttleStatus();
+    node.on('close', () => status.close());
+
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
       const checked = validateInbound(msg as { payload?: unknown; chat?: unknown });
       if (!checked.ok) {
-        node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) });
+        status.now(() => node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) }));
         return done(new Error(checked.error));
       }
       gateway.ready.then(() => {
@@ -46,7 +50,7 @@ export = function (RED: NodeAPI): void {
         state.log.add({ direction: 'in', platform: chat.platform, chatJid: chat.chatJid, userJid: chat.userJid, userName: chat.userName, threadId: thread.id, text: payload });
         const out = msg as NodeMessageInFlow & { thread?: unknown };
         out.thread = isReset ? { ...thread, reset: true } : thread;
-        node.status({
+        status.set(() => node.status({
           fill: 'green',
           shape: 'dot',
           text: RED._(isReset ? 'thread-resolver.status.reset' : 'thread-resolver.status.thread', {
@@ -54,7 +58,7 @@ export = function (RED: NodeAPI): void {
             turn: thread.turn,
             count: state.threads.size,
           }),
-        });
+        }));
         if (isReset && !passReset) {
           // The user still hears that the reset worked; the agent never sees the command.
           out.payload = resetText;

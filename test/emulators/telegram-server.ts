@@ -310,6 +310,8 @@ interface HeldPoll {
   limit: number;
   timer?: NodeJS.Timeout;
   stalled: boolean;
+  /** The socket 'close' listener, removed when the poll is answered (keep-alive sockets live on). */
+  onClose?: () => void;
 }
 
 interface StoredFile {
@@ -527,6 +529,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
   function finishPoll(p: HeldPoll, answer: Answer, outcome: string): void {
     if (!polls.delete(p)) return;
     stats.activePolls = polls.size;
+    if (p.onClose) p.req.socket.removeListener('close', p.onClose);
     if (p.timer) clearTimeout(p.timer);
     if (p.timer) timers.delete(p.timer);
     calls.push({ method: 'getUpdates', outcome, params: { offset: p.offset, limit: p.limit }, at: Date.now() });
@@ -884,14 +887,15 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     polls.add(poll);
     stats.activePolls = polls.size;
     stats.maxActivePolls = Math.max(stats.maxActivePolls, polls.size);
-    req.socket.once('close', () => {
+    poll.onClose = () => {
       if (polls.has(poll)) {
         polls.delete(poll);
         stats.activePolls = polls.size;
         if (poll.timer) clearTimeout(poll.timer);
         calls.push({ method: 'getUpdates', outcome: poll.stalled ? 'stalled' : 'aborted', params, at: Date.now() });
       }
-    });
+    };
+    req.socket.once('close', poll.onClose);
     if (stalls > 0) {
       stalls -= 1;
       poll.stalled = true;

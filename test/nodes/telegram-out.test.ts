@@ -58,24 +58,32 @@ function statuses(nodeId: string): string[] {
   return seen;
 }
 
-/** Resolves when the out node has finished `n` more deliveries (its "sent to" status), or fails on its first error. */
+/**
+ * Resolves when the out node has finished `n` more whole replies (done() without an error for a
+ * message that is not a typing signal or a streamed partial), or fails on its first error. Statuses
+ * are coalesced, so they cannot be counted.
+ */
 function delivered(n = 1, ms = 10000): Promise<void> {
   const node = getNode('out');
   return new Promise((resolve, reject) => {
     let left = n;
     const timer = setTimeout(() => cleanup(new Error(`${left} of ${n} deliveries still missing after ${ms} ms`)), ms);
-    const onStatus = (call: { firstArg: { text?: string } }) => {
-      if (/^sent to /.test(String(call.firstArg?.text ?? '')) && --left === 0) cleanup();
+    // The runtime calls node._complete(msg, err) when the input handler calls done().
+    const complete = node._complete;
+    node._complete = function (this: unknown, msg: { event?: string; stream?: { done?: boolean } }, err?: unknown) {
+      const whole = !err && msg?.event !== 'typing' && !(msg?.stream && !msg.stream.done);
+      const r = complete.call(this, msg, err);
+      if (whole && --left === 0) cleanup();
+      return r;
     };
     const onError = (call: { args: unknown[] }) => cleanup(new Error(`delivery failed: ${String(call.args[0])}`));
     function cleanup(err?: Error) {
       clearTimeout(timer);
-      node.removeListener('call:status', onStatus);
+      delete node._complete;
       node.removeListener('call:error', onError);
       if (err) reject(err);
       else resolve();
     }
-    node.on('call:status', onStatus);
     node.on('call:error', onError);
   });
 }
