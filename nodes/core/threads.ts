@@ -32,9 +32,12 @@ export interface ThreadColumns {
   lastActiveAt: number[];
   turns: number[];
   sessionMs: number[];
-  platforms: string[];
+  /** Index into platformNames: a million repetitions of "telegram" cost 11 MB. */
+  platforms: number[];
+  platformNames: string[];
   chatJids: string[];
-  userJids: string[];
+  /** null where the user is the chat (direct chats, the common case). */
+  userJids: Array<string | null>;
 }
 
 export type ThreadChat = Pick<Chat, 'platform' | 'channelId' | 'chatId' | 'threadId' | 'userId' | 'chatJid' | 'userJid'>;
@@ -59,8 +62,20 @@ export function threadKey(strategy: Strategy, chat: ThreadChat): string {
   }
 }
 
+/** Random bytes fetched in blocks: one call into the OS per 455 thread ids instead of one each. */
+const POOL_SIZE = 4096;
+const ID_BYTES = 9;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
 export function newThreadId(): string {
-  return 'th_' + randomBytes(9).toString('base64url');
+  if (poolOffset + ID_BYTES > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const id = 'th_' + pool.toString('base64url', poolOffset, poolOffset + ID_BYTES);
+  poolOffset += ID_BYTES;
+  return id;
 }
 
 export interface ResolveOptions {
@@ -92,11 +107,18 @@ function isIdle(record: ThreadRecord, now: number): boolean {
 }
 
 export class ThreadMap {
+  /** Keyed threads (every strategy but per-message): the one lookup on the hot path. */
   private readonly byKey = new Map<string, ThreadRecord>();
-  private readonly byId = new Map<string, ThreadRecord>();
+  /** Per-message threads, which have no key, by id. */
+  private readonly keyless = new Map<string, ThreadRecord>();
+  /**
+   * Lookup by id is rare (the admin API ending a thread), so its index is built on first use and
+   * kept up to date from then on: a million threads load and live with one Map entry each, not two.
+   */
+  private idIndex: Map<string, ThreadRecord> | undefined;
 
   get size(): number {
-    return this.byId.size;
+    return this.byKey.size + this.keyless.size;
   }
 
   resolve(chat: ThreadChat, opts: ResolveOptions): Resolution {
@@ -128,12 +150,12 @@ export class ThreadMap {
   }
 
   get(id: string): ThreadRecord | undefined {
-    return this.byId.get(id);
+    return this.index().get(id);
   }
 
   /** Ends a thread; the next message on its key starts a new one. */
   end(id: string): ThreadRecord | undefined {
-    const record = this.byId.get(id);
+    const record = this.index().get(id);
     if (record) this.remove(record);
     return record;
   }
@@ -141,7 +163,7 @@ export class ThreadMap {
   /** Drops threads idle past their session (and old per-message threads); returns what was dropped. */
   sweep(now: number): ThreadRecord[] {
     const dropped: ThreadRecord[] = [];
-    for (const record of this.byId.values()) {
+    for (const record of this.records()) {
       const ttl = record.key ? record.sessionMs : record.sessionMs || PER_MESSAGE_RETENTION_MS;
       if (ttl > 0 && now - record.lastActiveAt > ttl) dropped.push(record);
     }
@@ -154,7 +176,7 @@ export class ThreadMap {
     const limit = Math.min(500, Math.max(1, Math.floor(query.limit ?? 50)));
     const q = query.q?.toLowerCase();
     // Newest first among equal activity times (the stable sort keeps this order for ties).
-    const all = Array.from(this.byId.values()).reverse();
+    const all = Array.from(this.records()).reverse();
     const matching = q
       ? all.filter((r) => [r.id, r.key, r.chatJid, r.userJid].some((s) => s.toLowerCase().includes(q)))
       : all;
@@ -173,13 +195,14 @@ export class ThreadMap {
    * times faster without a million repetitions of the field names.
    */
   snapshot(): ThreadColumns {
-    const n = this.byId.size;
+    const n = this.size;
     const c: ThreadColumns = {
       ids: new Array(n), keys: new Array(n), strategies: new Array(n), createdAt: new Array(n), lastActiveAt: new Array(n),
-      turns: new Array(n), sessionMs: new Array(n), platforms: new Array(n), chatJids: new Array(n), userJids: new Array(n),
+      turns: new Array(n), sessionMs: new Array(n), platforms: new Array(n), platformNames: [], chatJids: new Array(n), userJids: new Array(n),
     };
+    const platformIndex = new Map<string, number>();
     let i = 0;
-    for (const r of this.byId.values()) {
+    for (const r of this.records()) {
       c.ids[i] = r.id;
       c.keys[i] = r.key;
       c.strategies[i] = STRATEGIES.indexOf(r.strategy);
@@ -187,9 +210,14 @@ export class ThreadMap {
       c.lastActiveAt[i] = r.lastActiveAt;
       c.turns[i] = r.turn;
       c.sessionMs[i] = r.sessionMs;
-      c.platforms[i] = r.platform;
+      let p = platformIndex.get(r.platform);
+      if (p === undefined) {
+        p = c.platformNames.push(r.platform) - 1;
+        platformIndex.set(r.platform, p);
+      }
+      c.platforms[i] = p;
       c.chatJids[i] = r.chatJid;
-      c.userJids[i] = r.userJid;
+      c.userJids[i] = r.userJid === r.chatJid ? null : r.userJid;
       i++;
     }
     return c;
@@ -198,36 +226,61 @@ export class ThreadMap {
   /** Restores a snapshot; rows with a wrong type anywhere are skipped rather than trusted. */
   restore(data: unknown): void {
     this.byKey.clear();
-    this.byId.clear();
+    this.keyless.clear();
+    this.idIndex = undefined;
     if (!data || typeof data !== 'object' || Array.isArray(data)) return;
     const c = data as Partial<ThreadColumns>;
     const cols = [c.ids, c.keys, c.strategies, c.createdAt, c.lastActiveAt, c.turns, c.sessionMs, c.platforms, c.chatJids, c.userJids];
+    if (!Array.isArray(c.platformNames)) return;
+    const platformNames = c.platformNames;
     if (!cols.every(Array.isArray)) return;
     const n = c.ids!.length;
     if (!cols.every((col) => (col as unknown[]).length === n)) return;
+    const { ids, keys, strategies, createdAt, lastActiveAt, turns, sessionMs, platforms, chatJids } = c as ThreadColumns;
+    const userJids = c.userJids as Array<string | null>;
+    // A plain loop with inline checks: this runs a million times on a restart with 1M threads.
     for (let i = 0; i < n; i++) {
-      const id = c.ids![i];
-      const key = c.keys![i];
-      const strategy = STRATEGIES[c.strategies![i]];
-      const nums = [c.createdAt![i], c.lastActiveAt![i], c.turns![i], c.sessionMs![i]];
-      const strs = [c.platforms![i], c.chatJids![i], c.userJids![i]];
-      if (typeof id !== 'string' || typeof key !== 'string' || !strategy) continue;
-      if (!nums.every((x) => typeof x === 'number') || !strs.every((x) => typeof x === 'string')) continue;
-      this.add({
-        id, key, strategy,
-        createdAt: nums[0], lastActiveAt: nums[1], turn: nums[2], sessionMs: nums[3],
-        platform: strs[0], chatJid: strs[1], userJid: strs[2],
-      });
+      const id = ids[i];
+      const key = keys[i];
+      const strategy = typeof strategies[i] === 'number' ? STRATEGIES[strategies[i]] : undefined;
+      const created = createdAt[i];
+      const active = lastActiveAt[i];
+      const turn = turns[i];
+      const session = sessionMs[i];
+      const platform = platformNames[platforms[i]];
+      const chatJid = chatJids[i];
+      const userJid = userJids[i] ?? chatJid;
+      if (typeof id !== 'string' || typeof key !== 'string' || typeof strategy !== 'string') continue;
+      if (typeof created !== 'number' || typeof active !== 'number' || typeof turn !== 'number' || typeof session !== 'number') continue;
+      if (typeof platform !== 'string' || typeof chatJid !== 'string' || typeof userJid !== 'string') continue;
+      this.add({ id, key, strategy, createdAt: created, lastActiveAt: active, turn, sessionMs: session, platform, chatJid, userJid });
     }
   }
 
   private add(record: ThreadRecord): void {
-    this.byId.set(record.id, record);
     if (record.key) this.byKey.set(record.key, record);
+    else this.keyless.set(record.id, record);
+    this.idIndex?.set(record.id, record);
   }
 
   private remove(record: ThreadRecord): void {
-    this.byId.delete(record.id);
-    if (record.key && this.byKey.get(record.key) === record) this.byKey.delete(record.key);
+    if (record.key) {
+      if (this.byKey.get(record.key) === record) this.byKey.delete(record.key);
+    } else this.keyless.delete(record.id);
+    this.idIndex?.delete(record.id);
+  }
+
+  /** Every thread, keyed ones first, each in the order it was created. */
+  private *records(): IterableIterator<ThreadRecord> {
+    yield* this.byKey.values();
+    yield* this.keyless.values();
+  }
+
+  private index(): Map<string, ThreadRecord> {
+    if (!this.idIndex) {
+      this.idIndex = new Map();
+      for (const r of this.records()) this.idIndex.set(r.id, r);
+    }
+    return this.idIndex;
   }
 }

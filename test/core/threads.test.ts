@@ -115,6 +115,15 @@ describe('core/threads', () => {
     const again = copy.resolve(chat({ userId: 'u3', userJid: 'tg:u3' }), { strategy: 'per-user', sessionMs: DAY, now: 100 });
     assert.equal(again.isNew, false);
     assert.equal(again.record.turn, 2);
+    assert.equal(again.record.userJid, 'tg:u3', 'a user who is not the chat keeps their own JID');
+    assert.equal(again.record.chatJid, 'tg:c1');
+    assert.equal(again.record.platform, 'telegram');
+    const direct = new ThreadMap();
+    direct.resolve(chat({ chatId: 'd', chatJid: 'tg:d', userId: 'd', userJid: 'tg:d' }), { strategy: 'per-user', sessionMs: DAY, now: 0 });
+    const snapD = direct.snapshot();
+    assert.deepEqual(snapD.userJids, [null], 'a direct chat stores its user JID once');
+    direct.restore(JSON.parse(JSON.stringify(snapD)));
+    assert.equal(direct.list().items[0].userJid, 'tg:d');
     copy.restore('garbage');
     assert.equal(copy.size, 0);
     const snap = m.snapshot();
