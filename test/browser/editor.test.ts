@@ -18,14 +18,14 @@ const ROOT = path.resolve(__dirname, '../..');
 const IMAGES = path.join(ROOT, 'docs/images');
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
-/** Every chatgate node type the palette must show: the listed node sets' types, less config and Telegram. */
+/** Every chatgate node type the palette must show: the listed node sets' types, less config nodes. */
 function paletteTypes(): string[] {
   const types: string[] = [];
   for (const file of Object.values(PKG['node-red'].nodes as Record<string, string>)) {
     if (!file.startsWith('dist/')) continue;
     const html = fs.readFileSync(path.join(ROOT, file.replace(/\.js$/, '.html')), 'utf8');
     for (const m of html.matchAll(/registerType\(\s*'([^']+)'\s*,\s*\{\s*category:\s*'([^']+)'/g)) {
-      if (m[2] !== 'config' && !m[1].startsWith('chatgate-telegram')) types.push(m[1]);
+      if (m[2] !== 'config') types.push(m[1]);
     }
   }
   return types.concat('chatgate-agent-pipeline');
@@ -108,6 +108,8 @@ describe('the Node-RED editor in Chromium', function () {
           RED.editor.editConfig('', t, gw);
           return !!gw;
         }
+        // A node no deployed flow uses (Telegram needs a token to deploy) is dropped onto the canvas.
+        if (!RED.nodes.filterNodes({ type: t })[0]) RED.view.importNodes([{ id: RED.nodes.id(), type: t, x: 200, y: 400, z: RED.workspaces.active() }]);
         const n = RED.nodes.filterNodes({ type: t })[0];
         if (!n) return false;
         RED.workspaces.show(n.z);
