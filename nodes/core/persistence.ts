@@ -61,14 +61,17 @@ export class CallbackSnapshotStore implements SnapshotStore {
 }
 
 /**
- * Coalesces changes into at most one write per `delayMs`, never two writes at once, and a final
- * flush on close. With the default delay a hard kill loses at most the last half second.
+ * Coalesces changes into at most one write per `delayMs` (longer for a store that is slow to save),
+ * never two writes at once, and a final flush on close. With the default delay a hard kill loses
+ * at most the last half second of a store of ordinary size.
  */
 export class Persister {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
+  /** How long the last snapshot took to build and write (ms). */
+  lastSaveMs = 0;
   lastError: Error | undefined;
 
   constructor(
@@ -81,10 +84,13 @@ export class Persister {
   markDirty(): void {
     this.dirty = true;
     if (this.timer || this.closed) return;
+    // A huge store (a million threads) takes seconds to serialise, and serialising blocks the event
+    // loop: wait at least nine times as long as the last save took, so saving never takes more than
+    // a tenth of the time. Small stores keep the half-second bound.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.delayMs);
+    }, Math.max(this.delayMs, this.lastSaveMs * 9));
     this.timer.unref?.();
   }
 
@@ -97,7 +103,9 @@ export class Persister {
       if (!this.dirty) return;
       this.dirty = false;
       try {
+        const started = Date.now();
         await this.store.save(this.snapshot());
+        this.lastSaveMs = Date.now() - started;
         this.lastError = undefined;
       } catch (err) {
         this.dirty = true;

@@ -236,3 +236,22 @@ describe('core/memory', () => {
     assert.deepEqual(s.memory.history(r.record.id), []);
   });
 });
+
+describe('core/persistence pacing', () => {
+  it('waits nine times as long as a slow save took before the next one', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Persister } = require('../../nodes/core/persistence') as typeof import('../../nodes/core/persistence');
+    const saves: number[] = [];
+    const p = new Persister({ description: 'slow', load: async () => undefined, save: async () => { saves.push(Date.now()); await new Promise((r) => setTimeout(r, 30)); } }, () => ({}), 10);
+    p.markDirty();
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(saves.length, 1);
+    assert.ok(p.lastSaveMs >= 25);
+    p.markDirty();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(saves.length, 1, 'the next save waits ~9 x 30 ms, not 10 ms');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(saves.length, 2);
+    await p.close();
+  });
+});
