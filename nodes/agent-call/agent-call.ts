@@ -69,7 +69,9 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const creds = node.credentials ?? {};
-    const { settings, problems } = readSettings(def, creds);
+    // A model from an environment variable is read once, at deploy; one from msg, per message.
+    const modelDef = def.modelType === 'env' ? { ...def, model: String(RED.util.evaluateNodeProperty(def.model ?? '', 'env', node, {}) ?? '') } : def;
+    const { settings, problems } = readSettings(modelDef, creds);
     const secrets = secretsOf(settings, creds, DEFAULT_API_KEY_ENV);
     const clean = (text: string) => scrub(text, secrets);
     const gateway = getGateway(RED, def.gateway);
@@ -209,7 +211,13 @@ export = function (RED: NodeAPI): void {
       }
       gateway.ready.then(() => {
         const { payload, chat, thread } = checked.value;
-        const item: TurnItem = { msg: m, send, done, text: payload, chat, thread };
+        let model: string | undefined;
+        if (settings.modelFromMsg) {
+          const named = RED.util.getMessageProperty(msg, settings.modelFromMsg);
+          if (typeof named !== 'string' || !named.trim()) return done(new Error(RED._('agent-call.errors.noModelInMsg', { property: settings.modelFromMsg })));
+          model = named.trim();
+        }
+        const item: TurnItem = { msg: m, send, done, text: payload, chat, thread, ...(model ? { model } : {}) };
         const result = scheduler.submit(thread.id, item);
         if (result.accepted) return;
         // Never dropped silently: the message goes to the error output with the reason.

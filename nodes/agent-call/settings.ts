@@ -28,6 +28,8 @@ export interface AgentCallDef {
   provider?: string;
   baseUrl?: string;
   model?: string;
+  /** 'str' (default), 'env' (resolved at deploy) or 'msg' (a message property, read per message). */
+  modelType?: string;
   systemPrompt?: string;
   temperature?: string | number;
   maxTokens?: string | number;
@@ -61,6 +63,8 @@ export interface AgentCallSettings {
   provider: ProviderKind;
   baseUrl: string;
   model: string;
+  /** Set when the model comes from a message property: its path, e.g. 'model' for msg.model. */
+  modelFromMsg?: string;
   systemPrompt: string;
   temperature?: number;
   maxTokens?: number;
@@ -84,7 +88,7 @@ export interface AgentCallSettings {
 }
 
 /** A configuration problem, as an i18n key under `agent-call.errors`. */
-export type SettingsProblem = 'noUrl' | 'badUrl' | 'badBaseUrl' | 'badHeaders' | 'noModel' | 'noToken' | 'noSecret';
+export type SettingsProblem = 'noUrl' | 'badUrl' | 'badBaseUrl' | 'badHeaders' | 'noModel' | 'noModelProperty' | 'noToken' | 'noSecret';
 
 function num(value: unknown, fallback: number, { min = 0, integer = false }: { min?: number; integer?: boolean } = {}): number {
   if (value === '' || value === undefined || value === null) return fallback;
@@ -136,7 +140,7 @@ export function readSettings(def: AgentCallDef, creds: AgentCallCredentials = {}
   if (provider === 'openai') {
     if (!httpUrl(baseUrl)) problems.push('badBaseUrl');
     if (!extraHeaders) problems.push('badHeaders');
-    if (!(def.model ?? '').trim()) problems.push('noModel');
+    if (!(def.model ?? '').trim()) problems.push(def.modelType === 'msg' ? 'noModelProperty' : 'noModel');
   } else {
     if (!url) problems.push('noUrl');
     else if (!httpUrl(url)) problems.push('badUrl');
@@ -147,7 +151,8 @@ export function readSettings(def: AgentCallDef, creds: AgentCallCredentials = {}
     settings: {
       provider,
       baseUrl,
-      model: (def.model ?? '').trim(),
+      model: def.modelType === 'msg' ? '' : (def.model ?? '').trim(),
+      ...(def.modelType === 'msg' ? { modelFromMsg: (def.model ?? '').trim() } : {}),
       systemPrompt: def.systemPrompt ?? '',
       temperature: optionalNum(def.temperature),
       maxTokens: optionalNum(def.maxTokens),

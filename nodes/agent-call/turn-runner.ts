@@ -36,6 +36,8 @@ export type Done = (err?: Error) => void;
 /** One input message waiting for, or taking part in, a turn. */
 export interface TurnItem {
   msg: AgentMessage;
+  /** The model named by the message, when the node takes its model from msg. */
+  model?: string;
   send: Send;
   done: Done;
   text: string;
@@ -146,6 +148,7 @@ export class TurnRunner {
 
     const request: AgentRequest = {
       messages: buildMessages(fillPrompt(o.systemPrompt, { chat, thread }), history, text),
+      ...(last.model ? { model: last.model } : {}),
       text,
       chat,
       thread,

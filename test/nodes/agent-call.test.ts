@@ -156,6 +156,24 @@ describe('agent call node (real runtime, fake OpenAI server)', function () {
     assert.ok(!JSON.stringify(server.requests[2].body).includes('u2'), "u1's request holds nothing of u2");
   });
 
+  it('takes its model from an environment variable, or per message from msg', async () => {
+    process.env.CHATGATE_TEST_MODEL = 'model-from-env';
+    await load(['gateway', 'agentCall'], flow({ baseUrl: server.url, modelType: 'env', model: 'CHATGATE_TEST_MODEL' }));
+    await ask('th_env', 'hi');
+    assert.equal(server.requests[0].body.model, 'model-from-env');
+    await unload();
+    await load(['gateway', 'agentCall'], flow({ baseUrl: server.url, modelType: 'msg', model: 'model', typing: false }));
+    const got = waitFor('out', (m) => finalReply(m) && m.thread?.id === 'th_msg');
+    getNode('agent').receive({ ...turnMsg('th_msg', 'hi'), model: 'gpt-for-vip' });
+    await got;
+    assert.equal(server.requests[1].body.model, 'gpt-for-vip');
+    const errors = errorsOf('agent');
+    getNode('agent').receive(turnMsg('th_msg', 'no model here'));
+    await sleep(100);
+    assert.match(errors.join('\n'), /agent-call\.errors\.noModelInMsg/);
+    assert.equal(server.requests.length, 2, 'a message without its model is not sent');
+  });
+
   it('memory survives an unload/load of the flow', async () => {
     await load(['gateway', 'agentCall'], flow({ baseUrl: server.url }));
     await ask('th_p', 'remember me');

@@ -40,7 +40,7 @@ export class OpenAIProvider implements AgentProvider {
     this.secrets = [apiKey === PLACEHOLDER_API_KEY ? undefined : apiKey, ...Object.values(config.extraHeaders ?? {}).filter((v) => v.length >= 8)].filter(
       (s): s is string => typeof s === 'string',
     );
-    this.label = `${config.model} @ ${hostOf(baseURL)}`;
+    this.label = `${config.model || 'model from msg'} @ ${hostOf(baseURL)}`;
     this.client = new OpenAI({
       baseURL,
       apiKey,
@@ -59,7 +59,7 @@ export class OpenAIProvider implements AgentProvider {
   async complete(request: AgentRequest, onDelta?: (delta: string) => void): Promise<AgentResult> {
     const messages: ChatCompletionMessageParam[] = request.messages.map((m) => ({ role: m.role, content: m.content }));
     const params = {
-      model: this.config.model,
+      model: request.model || this.config.model,
       messages,
       ...(typeof this.config.temperature === 'number' ? { temperature: this.config.temperature } : {}),
       ...(typeof this.config.maxTokens === 'number' && this.config.maxTokens > 0 ? { max_tokens: this.config.maxTokens } : {}),

@@ -20,6 +20,8 @@ export interface AgentRequest {
   thread: ThreadInfo;
   /** The thread's history, oldest first (already in `messages`; HTTP agents may want it raw). */
   history: MemoryTurn[];
+  /** A model for this request only (the agent call's model set from msg); else the configured one. */
+  model?: string;
   /** Aborted on interrupt, timeout and node close: the provider must cancel its HTTP request. */
   signal: AbortSignal;
 }
