@@ -6,10 +6,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { freePort, problemLines, startDemo, stopDemo, type Demo } from '../helpers/demo';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '../../docs/images/demo-stream.png');
 
 describe('the demo in Chromium: a streamed reply grows in one bubble', function () {
@@ -18,12 +18,8 @@ describe('the demo in Chromium: a streamed reply grows in one bubble', function 
   let browser: Browser | undefined;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
     demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-demo-browser-')), await freePort());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -4,16 +4,15 @@
  * CI installs Debian's chromium; without it this test fails and says so instead of skipping.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { captured, helper, load, nextMessage, sleep, unload, useUserDir } from '../helpers/red';
 
 // The hub registry of the loaded nodes, to see when the server has noticed a page went away.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { findHub } = require('../../dist/nodes/webchat/hub') as typeof import('../../nodes/webchat/hub');
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '../../docs/images/webchat.png');
 
 const FLOW = [
@@ -43,18 +42,12 @@ describe('webchat page in Chromium', function () {
   });
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-    }
     useUserDir();
     await helper.startServer();
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     (helper as any)._app.use((req: any, res: any, next: any) => (captured.RED ? captured.RED.httpNode(req, res, next) : next()));
     await load(['gateway', 'webchatIn', 'webchatOut'], FLOW);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 900, height: 720 }, colorScheme: 'light' });
     page = await watched(await context.newPage());
     await page.goto(`${helper.url()}/chat`);
