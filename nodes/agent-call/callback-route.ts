@@ -9,8 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { MAX_ID_LENGTH, validate } from '../core/envelope';
 import { verifyBearer, verifySignature } from '../core/signature';
-import { readRawBody } from '../webhook/raw-body';
-import { RAW_BODY, type CapturedRequest } from '../webhook/raw-capture';
+import { readRawBody } from '../common/raw-body';
+import { RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 import type { HttpAuth } from './settings';
 
 export const SIGNATURE_HEADER = 'x-chatgate-signature';

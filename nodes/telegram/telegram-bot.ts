@@ -5,8 +5,8 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { ChannelState } from '../core/channels';
-import { captureRawBodies } from '../webhook/raw-capture';
-import { hasPostRoute, mountPost, type HttpApp } from '../webhook/routes';
+import { captureRawBodies } from '../common/raw-capture';
+import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readBotSettings, type BotProblem, type TelegramBotCredentials, type TelegramBotDef } from './bot-settings';
 import { redact, TelegramConnection, type ConnectionStatus } from './connection';
 import { MAX_UPDATE_BYTES, type WebhookHandler } from './webhook-adapter';

@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Update } from 'grammy/types';
-import { readRawBody } from '../webhook/raw-body';
-import { RAW_BODY, type CapturedRequest } from '../webhook/raw-capture';
+import { readRawBody } from '../common/raw-body';
+import { RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 
 /** Telegram's updates are small; a big body is not one of them. */
 export const MAX_UPDATE_BYTES = 1024 * 1024;

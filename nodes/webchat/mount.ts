@@ -4,7 +4,6 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Express, RequestHandler } from 'express';
 
 /** `/chat/` -> `/chat`; undefined for a path Express would read as a pattern (`:`, `*`, `(`). */
 export function normalizePath(p: string | undefined): string | undefined {
@@ -36,20 +35,8 @@ export function releasePath(fullPath: string, nodeId: string): void {
   if (claimed.get(fullPath) === nodeId) claimed.delete(fullPath);
 }
 
-interface Layer {
-  route?: { stack: Array<{ handle: unknown }> };
-}
-
-/** Removes every route whose handler is one of `handlers` (Express 4 `_router`, Express 5 `router`). */
-export function removeRoutes(app: Express, handlers: Set<RequestHandler>): void {
-  const a = app as unknown as { _router?: { stack: Layer[] }; router?: { stack: Layer[] } };
-  const stack = (a._router ?? a.router)?.stack;
-  if (!stack) return;
-  for (let i = stack.length - 1; i >= 0; i--) {
-    const route = stack[i].route;
-    if (route && route.stack.some((l) => handlers.has(l.handle as RequestHandler))) stack.splice(i, 1);
-  }
-}
+/** Route removal has one home, shared with the webhook and Telegram nodes. */
+export { removeRoutes } from '../common/http-routes';
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 

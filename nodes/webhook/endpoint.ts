@@ -10,8 +10,8 @@ import type { Outbound } from '../core/outbound';
 import { verifyBearer, verifySignature } from '../core/signature';
 import { parseWebhookBody, webhookChat } from '../core/webhook-body';
 import { postCallback, type CallbackBody } from './callback';
-import { readRawBody } from './raw-body';
-import { RAW_BODY, type CapturedRequest } from './raw-capture';
+import { readRawBody } from '../common/raw-body';
+import { RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 import type { WebhookSettings } from './settings';
 
 /** The part of a gateway an endpoint uses. */

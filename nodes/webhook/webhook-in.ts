@@ -7,8 +7,8 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { linkChannel } from '../gateway/channel-link';
 import { WebhookEndpoint } from './endpoint';
 import { addEndpoint, claimPath, pathHolder, releasePath, removeEndpoint } from './registry';
-import { captureRawBodies } from './raw-capture';
-import { hasPostRoute, mountPost, type HttpApp } from './routes';
+import { captureRawBodies } from '../common/raw-capture';
+import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readSettings, type WebhookInCredentials, type WebhookInDef } from './settings';
 
 type WebhookInNode = Node<WebhookInCredentials>;

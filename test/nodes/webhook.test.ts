@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { parseWebhookBody, webhookChat } from '../../nodes/core/webhook-body';
-import { captureRawBodies, RAW_BODY, type CapturedRequest } from '../../nodes/webhook/raw-capture';
+import { captureRawBodies, RAW_BODY, type CapturedRequest } from '../../nodes/common/raw-capture';
 import { captured, collect, getNode, helper, nextMessage, nodeModules, sleep, unload, useUserDir, type AnyRED } from '../helpers/red';
 
 // The helper's RED._ returns bare keys; translate with the built catalogs so the tests read the

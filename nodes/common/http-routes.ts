@@ -44,3 +44,13 @@ export function mountPost(app: HttpApp, path: string, handler: Handler): () => v
     }
   };
 }
+
+/** Removes every route served by one of `handlers` (GET routes a node mounted, say). */
+export function removeRoutes(app: unknown, handlers: Set<unknown>): void {
+  const stack = routerStack(app as HttpApp);
+  if (!stack) return;
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const route = stack[i].route;
+    if (route?.stack?.some((l) => handlers.has(l.handle))) stack.splice(i, 1);
+  }
+}
