@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
 import { GatewayState, type GatewaySettings } from '../core/gateway-state';
 import { CallbackSnapshotStore, FileSnapshotStore, Persister, type SnapshotStore } from '../core/persistence';
+import { safeError } from '../core/redact';
 
 export interface GatewayNode extends Node {
   gateway: GatewayRuntime;
@@ -44,17 +45,17 @@ export class GatewayRuntime {
     this.state = new GatewayState(settings);
     this.store = makeStore(node, choice, RED);
     this.persister = new Persister(this.store, () => this.state.snapshot(), choice.flushMs, (err) =>
-      node.error(RED._('gateway.errors.saveFailed', { message: err.message })),
+      node.error(RED._('gateway.errors.saveFailed', { message: safeError(err).message })),
     );
     this.ready = this.store.load().then(
       (data) => {
         this.state.restore(data);
         this.state.onChange = () => this.persister.markDirty();
       },
-      (err: Error) => {
+      (err: unknown) => {
         // A corrupt or unreadable store must not stop the gateway; it starts empty and says why.
-        this.loadError = err;
-        node.error(RED._('gateway.errors.loadFailed', { message: err.message }));
+        this.loadError = safeError(err);
+        node.error(RED._('gateway.errors.loadFailed', { message: this.loadError.message }));
         this.state.onChange = () => this.persister.markDirty();
       },
     );

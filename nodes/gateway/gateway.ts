@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { settingsFromDef, type GatewayDef } from './gateway-settings';
 import { registerAdminApi } from './admin-api';
 import { GatewayRuntime, gateways, type GatewayNode } from './gateway-runtime';
+import { safeError } from '../core/redact';
 
 export = function (RED: NodeAPI): void {
   function ChatgateGatewayNode(this: GatewayNode, def: GatewayDef) {
@@ -23,8 +24,8 @@ export = function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (gateways.get(node.id) === node.gateway) gateways.delete(node.id);
-      node.gateway.close().then(done, (err: Error) => {
-        node.error(err.message);
+      node.gateway.close().then(done, (err: unknown) => {
+        node.error(safeError(err).message);
         done();
       });
     });

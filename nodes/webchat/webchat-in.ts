@@ -13,6 +13,7 @@ import { frameId, MAX_PAYLOAD_BYTES, parseClientFrame, USER_ID_PATTERN, type Cli
 import { registerHub, send, unregisterHub, WebchatHub } from './hub';
 import { claimPath, listenUpgrades, normalizePath, publicPath, releasePath, removeRoutes } from './mount';
 import { ASSETS, PAGE_CSP, pageStrings, readAsset, renderIndex, type AssetName } from './page';
+import { safeError } from '../core/redact';
 
 interface WebchatInDef extends NodeDef {
   gateway?: string;
@@ -186,8 +187,8 @@ export = function (RED: NodeAPI): void {
           return send(ws, { type: 'error', error: RED._('webchat-in.errors.otherUser'), id: m.id });
         }
         if (!bucket.take()) return send(ws, { type: 'error', error: RED._('webchat-in.errors.tooFast'), id: m.id });
-        accept(ws, m).catch((err: Error) => {
-          node.error(RED._('chatgate.status.error', { message: err.message }));
+        accept(ws, m).catch((err: unknown) => {
+          node.error(RED._('chatgate.status.error', { message: safeError(err).message }));
           send(ws, { type: 'error', error: RED._('webchat-in.errors.internal'), id: m.id });
         });
       });

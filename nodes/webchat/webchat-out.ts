@@ -8,6 +8,7 @@ import { readOutbound, type Outbound } from '../core/outbound';
 import { linkChannel } from '../gateway/channel-link';
 import { frameFor } from './frames';
 import { findHub, type Delivery } from './hub';
+import { safeError } from '../core/redact';
 
 interface WebchatOutDef extends NodeDef {
   gateway?: string;
@@ -38,9 +39,10 @@ export = function (RED: NodeAPI): void {
       else link.status('error', RED._('webchat-out.status.dropped', { chat }), RED._('webchat-out.status.dropped', { chat }));
     }
 
-    function failed(err: Error): Error {
-      link.status('error', RED._('chatgate.status.deliveryFailed', { message: err.message }), err.message);
-      return err;
+    function failed(err: unknown): Error {
+      const e = safeError(err);
+      link.status('error', RED._('chatgate.status.deliveryFailed', { message: e.message }), e.message);
+      return e;
     }
 
     // The gateway's admin send API builds a reply itself and hands it to an out node of the platform.

@@ -13,6 +13,7 @@ import { postCallback, type CallbackBody } from './callback';
 import { readRawBody } from '../common/raw-body';
 import { RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 import type { WebhookSettings } from './settings';
+import { safeError } from '../core/redact';
 
 /** The part of a gateway an endpoint uses. */
 export interface EndpointGateway {
@@ -185,8 +186,8 @@ export class WebhookEndpoint {
         secret: this.settings.callbackSecret,
         signatureHeader: this.settings.signatureHeader,
         signal: this.closing.signal,
-      }).catch((err: Error) => {
-        throw new DeliveryError('callbackFailed', { message: err.message });
+      }).catch((err: unknown) => {
+        throw new DeliveryError('callbackFailed', { message: safeError(err).message });
       }),
     );
     return 'called-back';

@@ -10,6 +10,8 @@ import { addEndpoint, claimPath, pathHolder, releasePath, removeEndpoint } from 
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readSettings, type WebhookInCredentials, type WebhookInDef } from './settings';
+import { safeError } from '../core/redact';
+import { credentialValues, registerSecrets } from '../common/node-secrets';
 
 type WebhookInNode = Node<WebhookInCredentials>;
 
@@ -18,13 +20,14 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const { settings, problems } = readSettings(def, node.credentials ?? {});
+    registerSecrets(node, credentialValues(node.credentials));
     const link = linkChannel(RED, node, def.gateway, { platform: 'webhook', direction: 'in', name: def.name || settings.path });
     const errorStatus = (message: string) => link.status('error', RED._('chatgate.status.error', { message }), message);
 
     const endpoint = new WebhookEndpoint(node.id, settings, link.gateway, {
       emit: (msg) => node.send(msg),
       timedOut: (msg, seconds) => node.error(RED._('webhook-in.errors.timeout', { seconds: String(seconds) }), msg),
-      failed: (err) => node.error(RED._('webhook-in.errors.failed', { message: err.message })),
+      failed: (err) => node.error(RED._('webhook-in.errors.failed', { message: safeError(err).message })),
     });
 
     let unmount: (() => void) | undefined;

@@ -9,6 +9,7 @@ import { toJid } from '../core/jid';
 import { linkChannel } from '../gateway/channel-link';
 import { DeliveryError, type Delivery } from './endpoint';
 import { findEndpoint } from './registry';
+import { safeError } from '../core/redact';
 
 interface WebhookOutDef extends NodeDef {
   gateway?: string;
@@ -36,9 +37,10 @@ export = function (RED: NodeAPI): void {
       }
     }
 
-    function fail(err: Error): Error {
-      link.status('error', RED._('chatgate.status.deliveryFailed', { message: err.message }), err.message);
-      return err;
+    function fail(err: unknown): Error {
+      const e = safeError(err);
+      link.status('error', RED._('chatgate.status.deliveryFailed', { message: e.message }), e.message);
+      return e;
     }
 
     if (link.gateway) {

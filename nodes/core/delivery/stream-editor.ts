@@ -12,6 +12,7 @@ import { renderAndSplit } from './split';
 import { isNotModified } from './errors';
 import { systemClock, type Clock, type TimerHandle } from './clock';
 import type { PlatformFormat, RenderAndSplit, RenderedPart, StreamTarget } from './types';
+import { guard } from '../guard';
 
 export const DEFAULT_EDIT_INTERVAL_MS = 1000;
 
@@ -43,11 +44,14 @@ export class StreamEditor {
   private readonly intervalMs: number;
   private readonly split: RenderAndSplit;
   private readonly clock: Clock;
+  /** The caller's handler, made unable to throw: it runs inside a rejection handler. */
+  private readonly onError: (error: unknown) => void;
 
   constructor(
     private readonly target: StreamTarget,
     private readonly opts: StreamEditorOptions,
   ) {
+    this.onError = guard(opts.onError);
     this.intervalMs = Math.max(0, opts.intervalMs ?? DEFAULT_EDIT_INTERVAL_MS);
     this.split = opts.split ?? renderAndSplit;
     this.clock = opts.clock ?? systemClock;
@@ -99,12 +103,15 @@ export class StreamEditor {
     if (this.finished) return;
     this.busy = true;
     this.lastSyncAt = this.clock.now();
-    this.enqueue(() => (this.finished ? Promise.resolve() : this.sync(this.latest, false)))
-      .catch((error: unknown) => this.opts.onError?.(error))
-      .finally(() => {
-        this.busy = false;
-        this.schedule();
-      });
+    const settled = (): void => {
+      this.busy = false;
+      // schedule() only reads state and sets a timer; guarded all the same, it runs in a handler.
+      guard(() => this.schedule())();
+    };
+    this.enqueue(() => (this.finished ? Promise.resolve() : this.sync(this.latest, false))).then(settled, (error: unknown) => {
+      this.onError(error);
+      settled();
+    });
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {

@@ -5,6 +5,7 @@
  * reply), or after a maximum duration, so a lost reply never leaves a chat "typing" forever.
  */
 import { systemClock, type Clock, type TimerHandle } from './clock';
+import { guard } from '../guard';
 
 export const DEFAULT_TYPING_INTERVAL_MS = 4000;
 export const DEFAULT_TYPING_MAX_MS = 2 * 60 * 1000;
@@ -33,8 +34,11 @@ export class TypingKeeper {
   private readonly intervalMs: number;
   private readonly maxMs: number;
   private readonly clock: Clock;
+  /** The caller's handler, made unable to throw: it runs inside a rejection handler. */
+  private readonly onError: (error: unknown, chatKey: string) => void;
 
   constructor(private readonly opts: TypingKeeperOptions = {}) {
+    this.onError = guard(opts.onError);
     this.intervalMs = Math.max(1, opts.intervalMs ?? DEFAULT_TYPING_INTERVAL_MS);
     this.maxMs = Math.max(0, opts.maxMs ?? DEFAULT_TYPING_MAX_MS);
     this.clock = opts.clock ?? systemClock;
@@ -100,13 +104,17 @@ export class TypingKeeper {
       result = typing.send();
     } catch (error) {
       typing.inFlight = false;
-      this.opts.onError?.(error, chatKey);
+      this.onError(error, chatKey);
       return;
     }
-    Promise.resolve(result)
-      .catch((error: unknown) => this.opts.onError?.(error, chatKey))
-      .finally(() => {
+    Promise.resolve(result).then(
+      () => {
         typing.inFlight = false;
-      });
+      },
+      (error: unknown) => {
+        typing.inFlight = false;
+        this.onError(error, chatKey);
+      },
+    );
   }
 }
