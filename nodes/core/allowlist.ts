@@ -10,11 +10,11 @@ export type AllowlistMode = (typeof ALLOWLIST_MODES)[number];
 export type MatchOn = 'sender' | 'chat' | 'either';
 
 export const AllowEntrySchema = z.object({
+  // The editor's rule (isValidJidPattern), no more: `*` is one character. The cap only bounds the store.
   jid: z
     .string()
-    .min(3)
     .max(520)
-    .refine(isValidJidPattern, { message: 'not a JID or wildcard like tg:123 or tg:*' }),
+    .refine(isValidJidPattern, { message: 'not a JID or wildcard like tg:123, tg:* or *' }),
   label: z.string().max(200).optional(),
 });
 export type AllowEntry = z.infer<typeof AllowEntrySchema>;

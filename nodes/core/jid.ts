@@ -37,10 +37,14 @@ export function parseJid(jid: string): ParsedJid | undefined {
   return { platform, id };
 }
 
-/** A pattern is a JID or a per-platform wildcard (`tg:*`), or `*` for everyone. */
+/**
+ * An allowlist entry: `*` (everyone), or a known prefix, a colon and at least one character (a JID
+ * such as `tg:123`, or a platform wildcard such as `tg:*`). The allowlist filter's editor checks
+ * the same rule in its .html (`e.jid === '*' || /^(tg|slack|...):.+/`), which cannot import this;
+ * test/nodes/routing.test.ts runs the editor's check beside this one so the two cannot drift.
+ */
+export const JID_PATTERN = new RegExp(`^(?:\\*$|(?:${PLATFORMS.map((p) => JID_PREFIX[p]).join('|')}):.+)`);
+
 export function isValidJidPattern(pattern: string): boolean {
-  if (pattern === '*') return true;
-  const colon = pattern.indexOf(':');
-  if (colon <= 0) return false;
-  return PLATFORM_BY_PREFIX.has(pattern.slice(0, colon)) && pattern.length > colon + 1;
+  return typeof pattern === 'string' && JID_PATTERN.test(pattern);
 }

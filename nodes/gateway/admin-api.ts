@@ -22,6 +22,7 @@ const SendSchema = z.object({
   threadId: z.string().max(MAX_ID_LENGTH).optional(),
 });
 
+// The entry rule is the allowlist filter editor's (core/jid.ts isValidJidPattern): `*` included.
 const AddEntrySchema = AllowEntrySchema.extend({ list: z.string().min(1).max(100).optional() });
 
 let registeredOn: unknown;

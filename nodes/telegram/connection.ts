@@ -17,7 +17,11 @@ import { apiThrottler } from '@grammyjs/transformer-throttler';
 import { Api, Bot, GrammyError, HttpError, webhookCallback } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { ChannelState } from '../core/channels';
+import { errorText, field, numberField, textField, truncate } from '../core/error-text';
+import { redact as redactSecrets } from '../core/redact';
 import { telegramAdapter, type WebhookHandler } from './webhook-adapter';
+import { NETWORK_RETRY_DEFAULTS, networkRetry } from './network-retry';
+import { answerShape } from './answer-shape';
 
 export type TelegramMode = 'polling' | 'webhook';
 
@@ -42,6 +46,13 @@ export interface ConnectionOptions {
   backoffMaxMs: number;
   /** A poll with no answer after 2 x pollTimeout + this is considered stalled and restarted. */
   stallMarginMs: number;
+  /**
+   * After a poll that came back empty long before its timeout (a server or proxy that ignores
+   * long polling), wait this long before the next, doubling while it keeps happening up to
+   * `earlyPollCapMs`. Defaults in DEFAULTS.
+   */
+  earlyPollFloorMs?: number;
+  earlyPollCapMs?: number;
   /** Telegram's published rate limits on `api` (per chat ~1/s, groups 20/min, 30/s overall). */
   throttle: boolean;
   webhook?: WebhookOptions;
@@ -54,12 +65,17 @@ export const DEFAULTS = {
   backoffMinMs: 1000,
   backoffMaxMs: 60000,
   stallMarginMs: 10000,
+  earlyPollFloorMs: 50,
+  earlyPollCapMs: 1000,
 } as const;
+
+/** Empty answers in a row, each long before its timeout, before the status says long polling is not working. */
+const EARLY_POLLS_NOTED = 3;
 
 /** A status as every user node shows it: an i18n key under `telegram-bot.status` and its params. */
 export interface ConnectionStatus {
   state: ChannelState;
-  key: 'stopped' | 'connecting' | 'connected' | 'webhook' | 'unauthorized' | 'conflict' | 'retrying' | 'stalled' | 'timeout' | 'rateLimited' | 'error' | 'waitingForOther';
+  key: 'stopped' | 'connecting' | 'connected' | 'noLongPoll' | 'webhook' | 'unauthorized' | 'conflict' | 'retrying' | 'stalled' | 'timeout' | 'rateLimited' | 'error' | 'waitingForOther';
   params: Record<string, string>;
   /** A detail for the gateway registry and the log (token already removed). */
   message?: string;
@@ -67,10 +83,10 @@ export interface ConnectionStatus {
 
 export type UpdateHandler = (update: Update) => void | Promise<void>;
 
-/** Removes the token from any text that may carry a request URL (node-fetch errors do). */
+/** Removes the token (and every registered secret) from any text that may carry a request URL (node-fetch errors do). */
 export function redact(text: string, token: string): string {
-  if (!token) return text;
-  return text.split(token).join('<token>').split(encodeURIComponent(token)).join('<token>');
+  const own = token ? text.split(token).join('<token>').split(encodeURIComponent(token)).join('<token>') : text;
+  return redactSecrets(own);
 }
 
 /** Pollers per token in this process: a new loop waits until the previous one has really ended. */
@@ -155,9 +171,14 @@ export class TelegramConnection extends EventEmitter {
     this.bot = new Bot(options.token, { client });
     this.rawApi = new Api(options.token, client);
     this.api = this.bot.api;
-    // Order matters: the throttler schedules, and each scheduled call retries inside its slot.
+    // Order matters (the last installed runs outermost): answers are checked next to the network,
+    // the throttler schedules, and each scheduled call retries inside its slot.
+    this.api.config.use(answerShape());
+    this.rawApi.config.use(answerShape());
     if (options.throttle) this.api.config.use(apiThrottler());
-    this.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60 }));
+    // auto-retry keeps retry_after and 5xx; network errors go to networkRetry (network-retry.ts says why).
+    this.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60, rethrowHttpErrors: true }));
+    this.api.config.use(networkRetry({ ...NETWORK_RETRY_DEFAULTS, delayMs: options.backoffMinMs }));
     this.bot.use(async (ctx) => {
       await this.dispatch(ctx.update);
     });
@@ -196,7 +217,7 @@ export class TelegramConnection extends EventEmitter {
       this.receiving = receive;
       const stopper = new AbortController();
       this.stopper = stopper;
-      this.running = this.run(receive, stopper.signal).catch((err: Error) => {
+      this.running = this.run(receive, stopper.signal).catch((err: unknown) => {
         if (!(err instanceof Stopped)) this.fail(err);
       });
     });
@@ -238,11 +259,15 @@ export class TelegramConnection extends EventEmitter {
     this.emit('status', s);
   }
 
+  /** One token-free line for any failure; never throws (it runs in rejection handlers). */
   private clean(err: unknown): string {
-    const e = err as Error;
-    let text = e instanceof GrammyError ? `${e.error_code}: ${e.description}` : e instanceof HttpError ? `${e.message} ${(e.error as Error)?.message ?? ''}` : String(e?.message ?? e);
-    text = redact(text.trim(), this.options.token);
-    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+    let text: string;
+    if (err instanceof GrammyError) {
+      const code = numberField(err, 'error_code');
+      text = `${code ?? '?'}: ${textField(err, 'description') ?? 'an error of an unexpected shape'}`;
+    } else if (err instanceof HttpError) text = `${errorText(err)} ${errorText(field(err, 'error'))}`;
+    else text = errorText(err);
+    return truncate(redact(text.trim(), this.options.token), 300);
   }
 
   private fail(err: unknown): void {
@@ -263,7 +288,8 @@ export class TelegramConnection extends EventEmitter {
       return { fatal: false, status: { state: 'error', key: 'conflict', params: {}, message }, waitMs: Math.max(backoff, this.options.backoffMinMs * 2) };
     }
     if (err instanceof GrammyError && err.error_code === 429) {
-      const seconds = err.parameters.retry_after ?? 1;
+      // A proxy may send retry_after as text or leave it out; a wait of NaN would poll in a hot loop.
+      const seconds = Math.min(3600, Math.max(1, numberField(field(err, 'parameters'), 'retry_after') ?? 1));
       return { fatal: false, status: { state: 'connecting', key: 'rateLimited', params: { seconds: String(seconds) }, message }, waitMs: seconds * 1000 };
     }
     return {
@@ -282,7 +308,7 @@ export class TelegramConnection extends EventEmitter {
     return this.poll(me, stop);
   }
 
-  private connected(me: UserFromGetMe, key: 'connected' | 'webhook'): void {
+  private connected(me: UserFromGetMe, key: 'connected' | 'noLongPoll' | 'webhook'): void {
     this.setStatus({ state: 'connected', key, params: { username: me.username } });
   }
 
@@ -352,12 +378,18 @@ export class TelegramConnection extends EventEmitter {
     let offset = 0;
     let failures = 0;
     let connected = false;
+    /** Polls in a row that brought nothing new and came back long before their timeout. */
+    let early = 0;
+    const floorMs = o.earlyPollFloorMs ?? DEFAULTS.earlyPollFloorMs;
+    const capMs = Math.max(floorMs, o.earlyPollCapMs ?? DEFAULTS.earlyPollCapMs);
     const stallMs = o.pollTimeoutSec * 2000 + o.stallMarginMs;
     while (!stop.aborted) {
       try {
+        // Until a poll has answered, ask for an immediate answer, so the status turns connected at once.
+        const asked = connected ? o.pollTimeoutSec : 0;
+        const started = Date.now();
         const r = await withTimeout(stallMs, stop, (signal) =>
-          // Until a poll has answered, ask for an immediate answer, so the status turns connected at once.
-          this.rawApi.getUpdates({ offset, timeout: connected ? o.pollTimeoutSec : 0, limit: 100, ...(o.allowedUpdates ? { allowed_updates: o.allowedUpdates as never } : {}) }, signal),
+          this.rawApi.getUpdates({ offset, timeout: asked, limit: 100, ...(o.allowedUpdates ? { allowed_updates: o.allowedUpdates as never } : {}) }, signal),
         );
         if (!('value' in r)) {
           // No answer for twice the long-poll time: the socket is dead though nobody said so.
@@ -371,10 +403,28 @@ export class TelegramConnection extends EventEmitter {
           connected = true;
           this.connected(me, 'connected');
         }
-        for (const update of r.value) {
-          offset = update.update_id + 1;
+        const before = offset;
+        for (const update of r.value as unknown[]) {
           if (stop.aborted) break;
-          await this.bot.handleUpdate(update).catch(() => undefined);
+          // Only a real update_id moves the offset: "5" + 1 is "51", and undefined + 1 confirms nothing.
+          const id = (update as { update_id?: unknown } | null)?.update_id;
+          if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) offset = id + 1;
+          // grammy cannot take a non-object; the in nodes still see it, to count and report it.
+          if (update === null || typeof update !== 'object') await this.dispatch(update as Update);
+          else await this.bot.handleUpdate(update as Update).catch(() => undefined);
+        }
+        if (offset !== before) {
+          early = 0;
+        } else if (asked > 0 ? Date.now() - started < asked * 500 : o.pollTimeoutSec === 0) {
+          // Nothing new, at once: a server or proxy that ignores `timeout` (or a long poll of 0 s) would
+          // otherwise be asked hundreds of times a second. Updates still come within the cap.
+          early += 1;
+          if (asked > 0 && early >= EARLY_POLLS_NOTED && r.value.length === 0) this.connected(me, 'noLongPoll');
+          await sleep(Math.min(capMs, floorMs * 2 ** Math.min(early - 1, 16)), stop);
+        } else {
+          // The poll was held until (about) its timeout: long polling works.
+          early = 0;
+          if (this.current.key === 'noLongPoll') this.connected(me, 'connected');
         }
       } catch (err) {
         if (err instanceof Stopped || stop.aborted) break;

@@ -2,13 +2,14 @@
  * Telegram media as envelope attachments (file id and metadata, never a URL: Telegram's download
  * URLs carry the bot token), and the optional download of the bytes, capped in size.
  */
-import type { Message } from 'grammy/types';
 import type { Attachment } from '../core/envelope';
+import type { TgMessage } from './update-schema';
 
 /** Telegram's Bot API serves at most 20 MB per file (a self-hosted server serves more). */
 export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 
-export function attachmentsOf(m: Message): Attachment[] {
+/** From a parsed message (update-schema.ts): every file here has a string file_id, every location is on the globe. */
+export function attachmentsOf(m: TgMessage): Attachment[] {
   const out: Attachment[] = [];
   if (m.photo && m.photo.length) {
     // Telegram lists the sizes smallest first; the last is the original.

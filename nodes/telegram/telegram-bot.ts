@@ -8,6 +8,9 @@ import type { ChannelState } from '../core/channels';
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readBotSettings, type BotProblem, type TelegramBotCredentials, type TelegramBotDef } from './bot-settings';
+import { errorText } from '../core/error-text';
+import { settle } from '../core/guard';
+import { registerSecrets } from '../common/node-secrets';
 import { redact, TelegramConnection, type ConnectionStatus } from './connection';
 import { MAX_UPDATE_BYTES, type WebhookHandler } from './webhook-adapter';
 import type { StatusSink, TelegramBotNode } from './bot-api';
@@ -25,6 +28,7 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const token = (node.credentials?.token ?? '').trim();
+    registerSecrets(node, [token]);
     const { settings, problems } = readBotSettings(def, node.credentials ?? {});
     const users = new Map<string, User>();
     const t = (key: string, params: Record<string, string> = {}) => redact(RED._(key, params), token);
@@ -65,13 +69,13 @@ export = function (RED: NodeAPI): void {
                   const app = RED.httpNode as unknown as HttpApp;
                   const stopCapture = captureRawBodies(app, settings.webhookPath, MAX_UPDATE_BYTES, node.id);
                   const route = (req: never, res: never) => {
-                    handler(req, res).catch((err: Error) => {
+                    handler(req, res).catch((err: unknown) => {
                       const r = res as unknown as import('node:http').ServerResponse;
                       if (!r.headersSent) {
                         r.writeHead(400);
                         r.end();
                       }
-                      node.warn(t('telegram-bot.errors.badUpdate', { message: err.message }));
+                      node.warn(t('telegram-bot.errors.badUpdate', { message: errorText(err) }));
                     });
                   };
                   const unroute = mountPost(app, settings.webhookPath, route);
@@ -108,7 +112,7 @@ export = function (RED: NodeAPI): void {
       if (!connection) return show(u, 'error', problem ?? '', problem);
       const s = connection.status;
       show(u, s.state === 'stopped' ? 'connecting' : s.state, statusText(s.state === 'stopped' ? { ...s, key: 'connecting' } : s), s.message);
-      void connection.start(receiving());
+      settle(connection.start(receiving()), (err) => node.error(t('telegram-bot.errors.failed', { message: errorText(err) })));
     };
 
     node.deregister = (user, done) => {

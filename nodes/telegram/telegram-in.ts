@@ -1,15 +1,17 @@
 /**
  * chatgate-telegram-in: every Telegram update its bot receives that is a message for the bot
  * leaves this node as an envelope. Receiving is the bot config node's job (polling or webhook);
- * this node maps, gates, de-duplicates through the gateway, answers button presses and optionally
- * downloads the files.
+ * this node validates (update-schema.ts), maps, gates, de-duplicates through the gateway, answers
+ * button presses and optionally downloads the files.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { Update } from 'grammy/types';
 import { linkChannel } from '../gateway/channel-link';
 import { getTelegramBot } from './bot-api';
 import { download, TELEGRAM_DOWNLOAD_LIMIT, type DownloadedFile } from './media';
+import { parseUpdate, RejectTally } from './update-schema';
 import { mapUpdate, type MapOptions } from './update-to-envelope';
+import { settle } from '../core/guard';
+import { describeSendError } from './send-errors';
 
 interface TelegramInDef extends NodeDef {
   bot?: string;
@@ -42,6 +44,7 @@ export = function (RED: NodeAPI): void {
     const maxBytes = downloadLimit(def.maxDownload);
     let unsubscribe: (() => void) | undefined;
     let closed = false;
+    const rejected = new RejectTally();
 
     const fail = (message: string) => {
       link.status('error', message, message);
@@ -52,6 +55,8 @@ export = function (RED: NodeAPI): void {
       closed = true;
       unsubscribe?.();
       link.close();
+      // Each kind was logged once; the counts say how much of it there was.
+      if (rejected.total > 0) node.warn(RED._('telegram-in.errors.malformedSummary', { count: String(rejected.total), kinds: rejected.summary() }));
       if (bot) bot.deregister(node, done);
       else done();
     });
@@ -63,9 +68,16 @@ export = function (RED: NodeAPI): void {
     if (connection) unsubscribe = connection.onUpdate((u) => handle(u));
     bot.register(node, { sink: link, receive: true });
 
-    async function handle(update: Update): Promise<void> {
+    async function handle(raw: unknown): Promise<void> {
       const me = connection?.botInfo;
       if (closed || !me || !connection) return;
+      const parsed = parseUpdate(raw);
+      if (!parsed.ok) {
+        // Dropped before de-duplication: a made-up id must not take the place of a real one.
+        if (rejected.note(parsed.kind)) node.warn(RED._('telegram-in.errors.malformed', { kind: parsed.kind, problem: parsed.problem }));
+        return;
+      }
+      const update = parsed.update;
       const mapped = mapUpdate(update, { channelId: bot!.id, bot: { id: me.id, username: me.username }, groups, edited });
       if (!mapped.ok) return;
       await gateway!.ready;
@@ -75,7 +87,7 @@ export = function (RED: NodeAPI): void {
       const callback = mapped.telegram.callback;
       if (callback) {
         // Stops the spinner on the button at once; the reply comes later as a message.
-        connection.api.answerCallbackQuery(callback.id).catch((err: Error) => node.warn(RED._('telegram-in.errors.answerFailed', { message: err.message })));
+        settle(connection.api.answerCallbackQuery(callback.id), (err) => node.warn(RED._('telegram-in.errors.answerFailed', { message: describeSendError(err, RED._).message })));
       }
       const msg: NodeMessage & { files?: DownloadedFile[] } = { payload: mapped.payload, chat: mapped.chat, telegram: mapped.telegram } as NodeMessage;
       if (wantFiles && mapped.chat.attachments.some((a) => a.fileId)) {

@@ -1,12 +1,13 @@
 /**
  * A Telegram update as a chatgate message, or the reason it is not one. Pure: the in node adds
- * de-duplication, the callback answer and downloads around it.
+ * validation (update-schema.ts: this module only ever sees a parsed update, whose ids are
+ * integers), de-duplication, the callback answer and downloads around it.
  */
-import type { Chat as TgChat, Message, Update, User } from 'grammy/types';
 import type { Chat, ChatType } from '../core/envelope';
 import { buildChat } from '../core/inbound';
 import { addressesBot, leadingCommand, stripLeadingMention, type BotIdentity } from './gating';
 import { attachmentsOf } from './media';
+import type { TgChatType, TgMessage, TgUpdate } from './update-schema';
 
 export interface MapOptions {
   /** The bot config node's id: the envelope's channelId. */
@@ -22,7 +23,7 @@ export interface MapOptions {
 export interface TelegramExtras {
   updateId: number;
   /** Telegram's own chat type: private, group, supergroup, channel. */
-  chatType: TgChat['type'];
+  chatType: TgChatType;
   edited?: boolean;
   /** The message the user replied to (not a forum topic's first message). */
   replyToMessage?: { messageId: string; userId?: string; isBot: boolean; text?: string };
@@ -38,25 +39,25 @@ export type Mapped =
 /** Telegram's stand-ins for an anonymous group admin and a channel posting in its linked group. */
 const ANONYMOUS_SENDERS = new Set([1087968824, 136817688]);
 
-const CHAT_TYPES: Record<TgChat['type'], ChatType> = { private: 'direct', group: 'group', supergroup: 'group', channel: 'channel' };
+const CHAT_TYPES: Record<TgChatType, ChatType> = { private: 'direct', group: 'group', supergroup: 'group', channel: 'channel' };
 
-function senderOf(m: Message): { id: string; name?: string; isBot: boolean } {
-  const from: User | undefined = m.from;
+function senderOf(m: TgMessage): { id: string; name?: string; isBot: boolean } {
+  const from = m.from;
   const chat = m.sender_chat;
   if (chat && (!from || ANONYMOUS_SENDERS.has(from.id))) {
-    return { id: String(chat.id), ...('title' in chat && chat.title ? { name: chat.title } : {}), isBot: false };
+    return { id: String(chat.id), ...(chat.title ? { name: chat.title } : {}), isBot: false };
   }
   if (!from) return { id: String(m.chat.id), isBot: false };
   const name = from.username ?? [from.first_name, from.last_name].filter(Boolean).join(' ');
   return { id: String(from.id), ...(name ? { name } : {}), isBot: from.is_bot };
 }
 
-function threadOf(m: Message): string | undefined {
+function threadOf(m: TgMessage): string | undefined {
   // message_thread_id is also set on replies in ordinary groups; only forum topics are threads.
   return m.is_topic_message && m.message_thread_id !== undefined ? String(m.message_thread_id) : undefined;
 }
 
-function replyInfo(m: Message): TelegramExtras['replyToMessage'] {
+function replyInfo(m: TgMessage): TelegramExtras['replyToMessage'] {
   const r = m.reply_to_message;
   if (!r || r.forum_topic_created !== undefined) return undefined;
   if (m.is_topic_message && m.message_thread_id === r.message_id) return undefined;
@@ -69,7 +70,7 @@ function replyInfo(m: Message): TelegramExtras['replyToMessage'] {
   };
 }
 
-function fromMessage(m: Message, updateId: number, o: MapOptions, edited: boolean): Mapped {
+function fromMessage(m: TgMessage, updateId: number, o: MapOptions, edited: boolean): Mapped {
   const sender = senderOf(m);
   if (sender.isBot) return { ok: false, reason: 'fromBot' };
   const chatType = CHAT_TYPES[m.chat.type];
@@ -118,7 +119,7 @@ function fromMessage(m: Message, updateId: number, o: MapOptions, edited: boolea
   };
 }
 
-export function mapUpdate(u: Update, o: MapOptions): Mapped {
+export function mapUpdate(u: TgUpdate, o: MapOptions): Mapped {
   if (u.message) return fromMessage(u.message, u.update_id, o, false);
   if (u.channel_post) return fromMessage(u.channel_post, u.update_id, o, false);
   if (u.edited_message || u.edited_channel_post) {
@@ -129,10 +130,10 @@ export function mapUpdate(u: Update, o: MapOptions): Mapped {
   if (q) {
     if (q.from.is_bot) return { ok: false, reason: 'fromBot' };
     const m = q.message;
-    const tgType: TgChat['type'] = m?.chat.type ?? 'private';
+    const tgType: TgChatType = m?.chat.type ?? 'private';
     const chatId = String(m?.chat.id ?? q.from.id);
     const data = q.data ?? q.game_short_name ?? '';
-    const threadId = m && 'is_topic_message' in m && m.is_topic_message && m.message_thread_id !== undefined ? String(m.message_thread_id) : undefined;
+    const threadId = m?.is_topic_message && m.message_thread_id !== undefined ? String(m.message_thread_id) : undefined;
     const name = q.from.username ?? [q.from.first_name, q.from.last_name].filter(Boolean).join(' ');
     const chat = buildChat(
       {

@@ -24,13 +24,30 @@ function reply(res: ServerResponse, status: number, body = ''): void {
   res.end(body);
 }
 
+/**
+ * Only a JSON object can be an update (grammy's handleUpdate throws on null); anything else is a
+ * 400 here. Whether the object is a well-formed update is the in node's check (update-schema.ts),
+ * the same for webhook and polling: a malformed one is answered 200, so Telegram does not resend it.
+ */
+function parseBody(text: string): Update {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('update body is not JSON');
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('update body is not a JSON object');
+  // The in node validates it; typed as grammy's Update only because that is what grammy takes.
+  return json as Update;
+}
+
 export function telegramAdapter(req: Request, res: ServerResponse) {
   const header = req.headers[SECRET_HEADER];
   return {
     get update(): Promise<Update> {
       return (req[RAW_BODY] ?? readRawBody(req, MAX_UPDATE_BYTES)).then((raw) => {
         if (!raw.ok) throw new Error(`update body ${raw.reason}`);
-        return JSON.parse(raw.body.toString('utf8')) as Update;
+        return parseBody(raw.body.toString('utf8'));
       });
     },
     header: Array.isArray(header) ? header[0] : header,

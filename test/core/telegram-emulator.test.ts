@@ -126,6 +126,34 @@ describe('telegram emulator', () => {
     await assert.rejects(stalled);
   });
 
+  it('queues raw bodies as given; an offset past one confirms it even when it has no update_id', async () => {
+    const junk = tg.pushRaw({ message: { text: 'no id' } });
+    const wrong = tg.pushRaw({ update_id: 'x', message: 5 });
+    const valid = tg.pushUpdate(tg.make.text('fine'));
+    assert.ok(junk < wrong && wrong < valid, 'raw bodies without a usable id get the next place in the queue');
+    const got = await bot.api.getUpdates({ timeout: 0 });
+    assert.deepEqual(got.slice(0, 2), [{ message: { text: 'no id' } }, { update_id: 'x', message: 5 }] as never);
+    assert.equal(got[2].update_id, valid);
+    await bot.api.getUpdates({ offset: valid + 1, timeout: 0 });
+    assert.equal(tg.pending().length, 0);
+    assert.equal(tg.pushRaw({ update_id: 900001 }), 900001, 'a raw body with an integer id keeps it');
+  });
+
+  it('ignorePollTimeout answers an empty getUpdates at once', async () => {
+    const hasty = await startTelegramServer({ token: TOKEN, ignorePollTimeout: true });
+    try {
+      const api = new Bot(TOKEN, { client: { apiRoot: hasty.apiRoot } }).api;
+      const started = Date.now();
+      assert.deepEqual(await api.getUpdates({ timeout: 5 }), []);
+      assert.ok(Date.now() - started < 500, 'did not hold the poll');
+      const held = Date.now();
+      await bot.api.getUpdates({ timeout: 1 });
+      assert.ok(Date.now() - held >= 900, 'the ordinary emulator still holds it');
+    } finally {
+      await hasty.close();
+    }
+  });
+
   it('records callback queries and answers them once', async () => {
     await bot.api.sendMessage(7, 'pick', { reply_markup: { inline_keyboard: [[{ text: 'A', callback_data: 'a' }]] } });
     const u = tg.make.callback('a', { from: { id: 7 } });

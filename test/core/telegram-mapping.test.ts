@@ -8,10 +8,15 @@ import { normalizeApiRoot, normalizeWebhookPath, readBotSettings } from '../../n
 import { redact } from '../../nodes/telegram/connection';
 import { addressesBot, isCommandForBot, mentionsBot, repliesToBot, stripLeadingMention } from '../../nodes/telegram/gating';
 import { attachmentsOf } from '../../nodes/telegram/media';
-import { mapUpdate as mapAny, type MapOptions } from '../../nodes/telegram/update-to-envelope';
+import { parseUpdate, RejectTally } from '../../nodes/telegram/update-schema';
+import { mapUpdate as mapParsed, type MapOptions } from '../../nodes/telegram/update-to-envelope';
 
-/** Test updates are built loosely; the mapper takes any update shape. */
-const mapUpdate = (u: unknown, o: MapOptions) => mapAny(u as Update, o);
+/** Test updates are built loosely; like the in node, they are parsed first (and must be valid). */
+const mapUpdate = (u: unknown, o: MapOptions) => {
+  const parsed = parseUpdate(u);
+  assert.ok(parsed.ok, `test update is malformed: ${parsed.ok ? '' : `${parsed.kind}: ${parsed.problem}`}`);
+  return mapParsed(parsed.update, o);
+};
 
 const bot = { id: 77, username: 'My_Bot' };
 const group = { id: -100, type: 'supergroup', title: 'G' } as const;
@@ -112,6 +117,61 @@ describe('telegram update to envelope', () => {
     assert.deepEqual(attachmentsOf(venue), [{ kind: 'location', url: 'geo:1,2', name: 'Cafe' }]);
     const gif = { ...msg(''), animation: { file_id: 'a', file_unique_id: 'a', width: 1, height: 1, duration: 1, mime_type: 'video/mp4' }, document: { file_id: 'a', file_unique_id: 'a' } } as Message;
     assert.deepEqual(attachmentsOf(gif), [{ kind: 'animation', fileId: 'a', mimeType: 'video/mp4' }], 'an animation is not also a document');
+  });
+});
+
+describe('telegram update schema', () => {
+  const valid = () => ({ update_id: 9, message: msg('/go', { chat: { id: 5, type: 'private', first_name: 'Alice' } }) });
+
+  it('keeps what the mapping reads and leaves out what it does not', () => {
+    const u = { ...valid(), my_chat_member: { x: 1 }, message: { ...valid().message, new_field_2030: { deep: [1] }, from: { ...alice, language_code: 'en' } } };
+    const parsed = parseUpdate(JSON.parse(JSON.stringify(u)));
+    assert.ok(parsed.ok);
+    assert.equal(parsed.update.message?.from?.id, 5);
+    assert.equal((parsed.update.message as Record<string, unknown>).new_field_2030, undefined, 'unknown fields are accepted, not passed on');
+    assert.equal((parsed.update as Record<string, unknown>).my_chat_member, undefined);
+  });
+
+  it('names the first bad field, array indexes folded into one kind', () => {
+    const cases: Array<[unknown, string]> = [
+      [null, 'update'],
+      [[valid()], 'update'],
+      [{ ...valid(), update_id: '9' }, 'update.update_id'],
+      [{ ...valid(), update_id: 2 ** 60 }, 'update.update_id'],
+      [{ message: valid().message }, 'update.update_id'],
+      [{ update_id: 9, message: { ...valid().message, message_id: { id: 1 } } }, 'update.message.message_id'],
+      [{ update_id: 9, message: { ...valid().message, from: { id: '5', is_bot: false } } }, 'update.message.from.id'],
+      [{ update_id: 9, message: { ...valid().message, chat: { id: 5, type: 'room' } } }, 'update.message.chat.type'],
+      [{ update_id: 9, message: { ...valid().message, photo: [{ file_id: 'a', width: 1, height: 1 }, { width: 2, height: 2 }] } }, 'update.message.photo[].file_id'],
+      [{ update_id: 9, message: { ...valid().message, document: { file_id: 7 } } }, 'update.message.document.file_id'],
+      [{ update_id: 9, message: { ...valid().message, location: { latitude: 91, longitude: 0 } } }, 'update.message.location.latitude'],
+      [{ update_id: 9, callback_query: { id: 'q', from: [alice] } }, 'update.callback_query.from'],
+    ];
+    for (const [u, kind] of cases) {
+      const parsed = parseUpdate(u);
+      assert.ok(!parsed.ok, `${JSON.stringify(u)} passed`);
+      assert.equal(parsed.kind, kind);
+    }
+  });
+
+  it('1e999 (Infinity) is no latitude, and a prototype key is only a key', () => {
+    const text = JSON.stringify({ update_id: 9, message: { ...valid().message, location: { latitude: 'INF', longitude: 0 } } }).replace('"INF"', '1e999');
+    assert.equal((parseUpdate(JSON.parse(text)) as { kind: string }).kind, 'update.message.location.latitude');
+    const sneaky = JSON.parse('{"update_id":9,"__proto__":{"message":{"message_id":1}},"message":{"message_id":2,"chat":{"id":3,"type":"private","__proto__":{"id":"x"}},"from":{"__proto__":{"is_bot":true},"id":3,"is_bot":false},"text":"hi"}}');
+    const parsed = parseUpdate(sneaky);
+    assert.ok(parsed.ok);
+    assert.equal(Object.getPrototypeOf(parsed.update), Object.prototype);
+    assert.equal(parsed.update.message?.from?.is_bot, false);
+    const r = mapParsed(parsed.update, opts);
+    assert.ok(r.ok);
+    assert.deepEqual([r.chat.userId, r.chat.chatId, r.chat.messageId], ['3', '3', '2']);
+  });
+
+  it('the tally says true once per kind and counts every one', () => {
+    const t = new RejectTally(2);
+    assert.deepEqual(['a', 'a', 'b', 'a', 'c', 'd'].map((k) => t.note(k)), [true, false, true, false, true, false]);
+    assert.equal(t.total, 6);
+    assert.equal(t.summary(), 'a: 3, other: 2, b: 1', 'kinds past the cap are counted as other');
   });
 });
 

@@ -241,6 +241,11 @@ export interface TelegramServerOptions {
   botName?: string;
   /** Delay before a failed webhook delivery is retried (ms, default 300). */
   webhookRetryMs?: number;
+  /**
+   * Answer every getUpdates at once, whatever its `timeout` asks, like a proxy or a server that
+   * does not support long polling.
+   */
+  ignorePollTimeout?: boolean;
 }
 
 export interface Injector {
@@ -262,6 +267,12 @@ export interface TelegramServer {
   readonly make: UpdateBuilders;
   /** Queues an update (assigning update_id when missing) and returns its update_id. */
   pushUpdate(update: Update | Omit<Update, 'update_id'>): number;
+  /**
+   * Queues any JSON value exactly as given, as a broken server or proxy would deliver it (by
+   * getUpdates or webhook). Returns its place in the queue: its update_id when that is a positive
+   * safe integer, else the next free id, which a poller confirms by moving its offset past it.
+   */
+  pushRaw(body: unknown): number;
   /** Every call the bot made except getUpdates. */
   readonly sent: SentCall[];
   /** Every request, getUpdates included, with its outcome ('ok', 'error', 'dropped', 'stalled', 'aborted'). */
@@ -281,7 +292,7 @@ export interface TelegramServer {
     /** Updates confirmed through getUpdates offsets. */
     confirmed: number;
   };
-  /** Updates queued and not yet confirmed. */
+  /** Updates queued and not yet confirmed (raw pushes as they were pushed). */
   pending(): Update[];
   /** Resolves when a call matching `pred` has been recorded (checks earlier calls too). */
   waitFor(pred: (c: SentCall) => boolean, ms?: number): Promise<SentCall>;
@@ -386,6 +397,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     username: options.botUsername ?? 'chatgate_test_bot',
   };
   const webhookRetryMs = options.webhookRetryMs ?? 300;
+  const ignorePollTimeout = options.ignorePollTimeout === true;
 
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -393,7 +405,8 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
   const calls: TelegramServer['calls'] = [];
   const sentWaiters: Array<{ pred: (c: SentCall) => boolean; resolve: (c: SentCall) => void }> = [];
   const pollWaiters: Array<(p: Params) => void> = [];
-  const queue: Update[] = [];
+  /** `seq` orders the queue and is what offsets confirm: the update_id, or a stand-in for a raw body without one. */
+  const queue: Array<{ seq: number; body: unknown }> = [];
   let nextUpdateId = 100001;
   const polls = new Set<HeldPoll>();
   const stats = { activePolls: 0, maxActivePolls: 0, conflicts: 0, confirmed: 0 };
@@ -506,20 +519,34 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     const m = update.message ?? update.edited_message;
     if (m) rememberUserMessage(m);
     if (update.callback_query) callbackIds.add(update.callback_query.id);
-    queue.push(update);
-    if (webhook) void deliverWebhook();
-    else answerPolls();
-    return update.update_id;
+    return enqueue(update.update_id, update);
   }
 
-  function available(offset: number, limit: number): Update[] {
-    return queue.filter((u) => u.update_id >= offset).slice(0, limit);
+  function pushRaw(body: unknown): number {
+    const id = (body as { update_id?: unknown } | null)?.update_id;
+    const seq = Number.isSafeInteger(id) && (id as number) > 0 ? (id as number) : nextUpdateId;
+    nextUpdateId = Math.max(nextUpdateId, seq + 1);
+    return enqueue(seq, body);
+  }
+
+  function enqueue(seq: number, body: unknown): number {
+    queue.push({ seq, body });
+    if (webhook) void deliverWebhook();
+    else answerPolls();
+    return seq;
+  }
+
+  function available(offset: number, limit: number): unknown[] {
+    return queue
+      .filter((q) => q.seq >= offset)
+      .slice(0, limit)
+      .map((q) => q.body);
   }
 
   function confirm(offset: number): void {
     // Telegram forgets every update below the offset the client confirms.
     for (let i = queue.length - 1; i >= 0; i--) {
-      if (queue[i].update_id < offset) {
+      if (queue[i].seq < offset) {
         queue.splice(i, 1);
         stats.confirmed += 1;
       }
@@ -554,9 +581,9 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     delivering = true;
     try {
       while (webhook && queue.length && !closed) {
-        const update = queue[0];
-        const status = await postUpdate(webhook, update);
-        webhookDeliveries.push({ update_id: update.update_id, status });
+        const { seq, body } = queue[0];
+        const status = await postUpdate(webhook, body);
+        webhookDeliveries.push({ update_id: seq, status });
         if (status >= 200 && status < 300) {
           queue.shift();
           stats.confirmed += 1;
@@ -570,7 +597,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     }
   }
 
-  function postUpdate(hook: WebhookState, update: Update): Promise<number> {
+  function postUpdate(hook: WebhookState, update: unknown): Promise<number> {
     return new Promise((resolve) => {
       const body = JSON.stringify(update);
       let req: http.ClientRequest;
@@ -902,7 +929,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
       return;
     }
     const ups = available(offset, limit);
-    if (ups.length || timeout === 0) return finishPoll(poll, { ok: true, result: ups }, 'ok');
+    if (ups.length || timeout === 0 || ignorePollTimeout) return finishPoll(poll, { ok: true, result: ups }, 'ok');
     poll.timer = later(timeout * 1000, () => finishPoll(poll, { ok: true, result: available(offset, limit) }, 'ok'));
   }
 
@@ -1107,6 +1134,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     bot,
     make,
     pushUpdate,
+    pushRaw,
     sent,
     calls,
     chat: (chatId) => chats.get(String(chatId))?.messages ?? [],
@@ -1125,7 +1153,7 @@ export async function startTelegramServer(options: TelegramServerOptions): Promi
     },
     webhookDeliveries,
     stats,
-    pending: () => [...queue],
+    pending: () => queue.map((q) => q.body as Update),
     waitFor(pred, ms = 3000) {
       const found = sent.find(pred);
       if (found) return Promise.resolve(found);

@@ -5,6 +5,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AllowEntrySchema } from '../../nodes/core/allowlist';
+import { JID_PREFIX } from '../../nodes/core/jid';
 import { load, unload, useUserDir, getNode, nextMessage, collect, inbound, sleep, helper, setRedPatch, enforcePermissionsByHeader, captured } from '../helpers/red';
 
 const GW = { id: 'gw', type: 'chatgate-gateway', name: 'main', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset', store: 'file' };
@@ -194,6 +196,12 @@ describe('routing nodes (real runtime)', function () {
       assert.match((await refused).refused.reason, /bot/);
     });
 
+    it('an editor entry * admits everyone and is not reported as invalid', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist', entries: [{ jid: '*', label: 'everyone' }] } }));
+      assert.equal((await turn('stranger')).chat.userId, 'stranger');
+      assert.doesNotMatch(JSON.stringify(helper.log().args), /invalidEntries|ignored invalid/);
+    });
+
     it('closed refuses everyone; drop mode drops silently', async () => {
       await load([...ALL], pipeline({ filter: { mode: 'closed', refused: 'drop', entries: [{ jid: 'webhook:alice' }] } }));
       const agent = collect('agent');
@@ -308,6 +316,37 @@ describe('routing nodes (real runtime)', function () {
       assert.equal(threads.body.items[0].id, b.thread.id, 'most recent first');
       await app().delete(`/chatgate/gateways/gw/threads/${b.thread.id}`).expect(200);
       await app().get('/chatgate/gateways/nope/threads').expect(404);
+    });
+
+    it('accepts * like the editor does: the filter then admits a stranger; garbage is still 400', async () => {
+      await load([...ALL], pipeline({ filter: { mode: 'allowlist', entries: [] } }));
+      const app = () => as('read,write');
+      const refused = nextMessage('refused');
+      getNode('filter').receive(inbound({ userId: 'stranger' }));
+      await refused;
+      const added = await app().post('/chatgate/gateways/gw/allowlist').send({ jid: '*', label: 'everyone' }).expect(200);
+      assert.deepEqual(added.body.runtime, [{ jid: '*', label: 'everyone' }]);
+      const ok = await turn('stranger');
+      assert.equal(ok.chat.userId, 'stranger');
+      for (const jid of ['**', 'tg:', 'fax:1', ' tg:1', '', 'tg', '*x']) {
+        const r = await app().post('/chatgate/gateways/gw/allowlist').send({ jid }).expect(400);
+        assert.match(r.body.error, /body\.jid/);
+      }
+      await app().post('/chatgate/gateways/gw/allowlist').send({ jid: 42 }).expect(400);
+      await app().delete('/chatgate/gateways/gw/allowlist/*').expect(200);
+    });
+
+    it("the server's entry rule is the allowlist filter editor's, sample for sample", () => {
+      // The editor cannot import TypeScript; run its own check (from the .html) beside the server's.
+      const html = fs.readFileSync(path.resolve(__dirname, '../../nodes/allowlist-filter/allowlist-filter.html'), 'utf8');
+      const expr = /return (e\.jid === '\*' \|\| \/.+\/\.test\(e\.jid\));/.exec(html)?.[1];
+      assert.ok(expr, "the editor's entry check was not found in allowlist-filter.html");
+      const editorAccepts = new Function('e', `return ${expr};`) as (e: { jid: string }) => boolean;
+      const samples = ['*', '**', '*x', ' *', '', 'tg', 'tg:', 'tg:1', 'tg:*', 'tg:\n', 'tg:\nx', 'TG:1', ' tg:1', 'fax:1', ':1', 'slack:U1', 'discord:1', 'wa:1555', 'webhook:a:b', 'webchat:abc'];
+      for (const p of Object.values(JID_PREFIX)) samples.push(`${p}:x`, `${p}:*`, `${p}:`);
+      for (const jid of samples) {
+        assert.equal(AllowEntrySchema.safeParse({ jid }).success, editorAccepts({ jid }), `editor and server disagree on ${JSON.stringify(jid)}`);
+      }
     });
 
     it('send: 400 on a bad body, 409 with no out node, delivers through a registered sender', async () => {

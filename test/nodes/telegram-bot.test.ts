@@ -120,6 +120,59 @@ describe('telegram bot config node', function () {
     assert.equal(tg.calls.length, 0);
   });
 
+  it('a server that ignores long polling is not asked hundreds of times a second, and says so', async () => {
+    const hasty = await startTelegramServer({ token: TOKEN, ignorePollTimeout: true });
+    try {
+      await loadFlow([gw, botNode(hasty.apiRoot), { id: 'in', type: 'chatgate-telegram-in', bot: 'bot', gateway: 'gw', wires: [['h']] }, { id: 'h', type: 'helper' }]);
+      await until(() => getNode('bot').connection.status.state === 'connected', 3000, 'connected');
+      const polls = () => hasty.calls.filter((c) => c.method === 'getUpdates').length;
+      const before = polls();
+      await sleep(1000);
+      const inOneSecond = polls() - before;
+      assert.ok(inOneSecond <= 20, `${inOneSecond} getUpdates in 1 s`);
+      assert.ok(inOneSecond >= 1, 'it still polls');
+      assert.ok(statusTexts('in').includes(`connected as @${hasty.bot.username} (the Bot API server ignores long polling; polls are spaced out)`), JSON.stringify(statusTexts('in')));
+
+      const sentAt = Date.now();
+      const arriving = new Promise((resolve) => getNode('h').once('input', resolve));
+      hasty.pushUpdate(hasty.make.text('still heard'));
+      await arriving;
+      assert.ok(Date.now() - sentAt < 1500, `the update took ${Date.now() - sentAt} ms`);
+    } finally {
+      await unload();
+      await hasty.close();
+    }
+  });
+
+  it('a long poll of 0 s (short polling) is spaced out the same way, without the note', async () => {
+    await loadFlow([gw, botNode(tg.apiRoot, { pollTimeout: 0 }), { id: 'in', type: 'chatgate-telegram-in', bot: 'bot', gateway: 'gw', wires: [['h']] }, { id: 'h', type: 'helper' }]);
+    await until(() => getNode('bot').connection.status.state === 'connected', 3000, 'connected');
+    const polls = () => tg.calls.filter((c) => c.method === 'getUpdates').length;
+    const before = polls();
+    await sleep(1000);
+    assert.ok(polls() - before <= 20, `${polls() - before} getUpdates in 1 s`);
+    const arriving = new Promise((resolve) => getNode('h').once('input', resolve));
+    tg.pushUpdate(tg.make.text('short polled'));
+    await arriving;
+    assert.ok(!statusTexts('in').some((t) => /ignores long polling/.test(t)), 'asking for 0 s is no server fault');
+  });
+
+  it('real long polling is not slowed: a held poll and a poll with updates are followed at once', async () => {
+    await loadFlow([gw, botNode(tg.apiRoot), { id: 'in', type: 'chatgate-telegram-in', bot: 'bot', gateway: 'gw', wires: [['h']] }, { id: 'h', type: 'helper' }]);
+    await until(() => getNode('bot').connection.status.state === 'connected', 3000, 'connected');
+    await tg.nextPoll(); // a held 1 s poll
+    const got: number[] = [];
+    getNode('h').on('input', () => got.push(Date.now()));
+    for (let i = 0; i < 5; i++) {
+      tg.pushUpdate(tg.make.text(`quick ${i}`));
+      await until(() => got.length === i + 1, 1000, `update ${i}`);
+    }
+    const gaps = tg.calls.filter((c) => c.method === 'getUpdates').map((c, i, all) => (i ? c.at - all[i - 1].at : 0));
+    assert.ok(Math.max(...gaps.slice(-5)) < 200, `polls followed each other at once: ${gaps.join(', ')}`);
+    await until(() => tg.calls.filter((c) => c.method === 'getUpdates').length >= 8, 3000, 'a held poll again');
+    assert.ok(!statusTexts('in').some((t) => /ignores long polling/.test(t)), 'no note for a server that holds polls');
+  });
+
   it('an in node without a bot or a gateway says so', async () => {
     await loadFlow([gw, { id: 'in', type: 'chatgate-telegram-in', gateway: 'gw', wires: [[]] }]);
     assert.match(statusTexts('in').at(-1) ?? '', /no telegram bot config node selected/);
