@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readRawBody, type RawBody } from './raw-body';
+import { settle } from '../core/guard';
 
 export const RAW_BODY = Symbol('chatgate.rawBody');
 
@@ -52,7 +53,8 @@ function capture(req: CapturedRequest, _res: ServerResponse, next: () => void): 
   req[RAW_BODY] = readRawBody(req, entry.maxBytes);
   req._body = true;
   // Wait for the body so later middleware finds the stream finished, as it would after a parser.
-  void req[RAW_BODY].then(() => next());
+  // settle: a throw from the next middleware must not become an unhandled rejection.
+  settle(req[RAW_BODY].then(() => next()));
 }
 
 /**

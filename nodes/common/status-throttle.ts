@@ -3,6 +3,8 @@
  * node in a busy pipeline would pay that on every message, while an operator reads statuses at
  * human speed. The latest update always lands: within `intervalMs`, never lost.
  */
+import { guard } from '../core/guard';
+
 export interface StatusThrottle {
   /** Shows `make()` now if the last update is older than the interval, else at the end of it. */
   set(make: () => void): void;
@@ -32,7 +34,8 @@ export function throttleStatus(intervalMs = STATUS_INTERVAL_MS, clock: () => num
       if (timer) return;
       const wait = last + intervalMs - clock();
       if (wait <= 0) return flush();
-      timer = setTimeout(flush, wait);
+      // A status that throws on a timer would be an uncaught exception: Node-RED would exit.
+      timer = setTimeout(guard(flush), wait);
       timer.unref?.();
     },
     now(make) {

@@ -4,6 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { guard } from './guard';
 
 export interface SnapshotStore {
   readonly description: string;
@@ -110,7 +111,8 @@ export class Persister {
       } catch (err) {
         this.dirty = true;
         this.lastError = err as Error;
-        this.onError(err as Error);
+        // The handler runs on a timer's promise that nobody awaits: it must not throw.
+        guard(this.onError)(err as Error);
       }
     });
     return this.writing;

@@ -17,7 +17,8 @@ const MIN_SECRET_LENGTH = 6;
 /** Token shapes removed even when nobody registered them. */
 const SHAPES: Array<[RegExp, string]> = [
   // Telegram bot tokens, alone or in an API path (`/bot<token>/sendMessage`).
-  [/\b\d{5,}:[A-Za-z0-9_-]{20,}\b/g, '<token>'],
+  // No \b before the digits: in `/bot123:AA…` a letter touches them.
+  [/(?<!\d)\d{5,}:[A-Za-z0-9_-]{20,}/g, '<token>'],
   // Slack bot, user, app and config tokens.
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, REDACTED],
   [/\bxapp-[A-Za-z0-9-]{10,}\b/g, REDACTED],

@@ -5,6 +5,8 @@
  * that does not fit is refused to the caller, never dropped. No Node-RED in here.
  */
 
+import { guard } from '../guard';
+
 export const QUEUE_MODES = ['followup', 'collect', 'interrupt'] as const;
 export type QueueMode = (typeof QUEUE_MODES)[number];
 
@@ -160,13 +162,14 @@ export class TurnScheduler<T> {
       } catch {
         // The runner reports its own failures; a throw must not stall the thread.
       }
-    })().finally(() => {
+    })().then(() => {
       this.running.delete(done);
       thread.running = undefined;
       this.active--;
       if (!thread.queue.length && this.threads.get(threadId) === thread) this.threads.delete(threadId);
-      this.pump();
-      this.onChange(this.stats);
+      // The next turn starts from here, a handler nobody awaits: a throw must not escape it.
+      guard(() => this.pump())();
+      guard(() => this.onChange(this.stats))();
     });
     this.running.add(done);
   }
