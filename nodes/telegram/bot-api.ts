@@ -33,20 +33,11 @@
  * status to the user, and deregister() still calls done.
  */
 import type { Node, NodeAPI } from 'node-red';
-import type { ChannelState } from '../core/channels';
+import type { RegisterOptions } from '../common/kit/connection-users';
 import type { TelegramBotCredentials } from './bot-settings';
 import type { TelegramConnection } from './connection';
 
-/** Where a user node shows the bot's status: a ChannelLink from linkChannel fits. */
-export interface StatusSink {
-  status(state: ChannelState, text: string, message?: string): void;
-}
-
-export interface RegisterOptions {
-  sink?: StatusSink;
-  /** true for in nodes: the bot then receives updates (polling or webhook). */
-  receive?: boolean;
-}
+export type { RegisterOptions, StatusSink } from '../common/kit/connection-users';
 
 export interface TelegramBotNode extends Node<TelegramBotCredentials> {
   /** Undefined when the node has no usable token (its users show why). */

@@ -4,7 +4,6 @@
  * in and out nodes use is documented in bot-api.ts (this module can only export the node itself).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { ChannelState } from '../core/channels';
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readBotSettings, type BotProblem, type TelegramBotCredentials, type TelegramBotDef } from './bot-settings';
@@ -13,15 +12,8 @@ import { settle } from '../core/guard';
 import { registerSecrets } from '../common/node-secrets';
 import { redact, TelegramConnection, type ConnectionStatus } from './connection';
 import { MAX_UPDATE_BYTES, type WebhookHandler } from './webhook-adapter';
-import type { StatusSink, TelegramBotNode } from './bot-api';
-
-interface User {
-  node: Node;
-  sink?: StatusSink;
-  receive: boolean;
-}
-
-const FILL: Record<ChannelState, 'green' | 'yellow' | 'red' | 'grey'> = { connected: 'green', connecting: 'yellow', error: 'red', stopped: 'grey' };
+import type { TelegramBotNode } from './bot-api';
+import { ConnectionUsers } from '../common/kit/connection-users';
 
 export = function (RED: NodeAPI): void {
   function ChatgateTelegramBotNode(this: TelegramBotNode & { connection: TelegramConnection | undefined }, def: TelegramBotDef & NodeDef) {
@@ -30,13 +22,7 @@ export = function (RED: NodeAPI): void {
     const token = (node.credentials?.token ?? '').trim();
     registerSecrets(node, [token]);
     const { settings, problems } = readBotSettings(def, node.credentials ?? {});
-    const users = new Map<string, User>();
     const t = (key: string, params: Record<string, string> = {}) => redact(RED._(key, params), token);
-
-    const show = (u: User, state: ChannelState, text: string, message?: string) => {
-      if (u.sink) u.sink.status(state, text, message);
-      else u.node.status({ fill: FILL[state], shape: state === 'connected' ? 'dot' : 'ring', text });
-    };
     const statusText = (s: ConnectionStatus) => t(`telegram-bot.status.${s.key}`, s.params);
     const problemText = (p: BotProblem) => t(`telegram-bot.errors.${p}`, { path: settings.webhookPath });
 
@@ -88,11 +74,7 @@ export = function (RED: NodeAPI): void {
             }
           : {}),
       });
-      connection.on('status', (s: ConnectionStatus) => {
-        const text = statusText(s);
-        const message = s.message === undefined ? undefined : redact(s.message, token);
-        for (const u of users.values()) show(u, s.state, text, message);
-      });
+      connection.on('status', (s: ConnectionStatus) => users.push(s, s.message === undefined ? undefined : redact(s.message, token)));
       connection.on('log', (level: 'warn' | 'error', key: string, params: Record<string, string>) => {
         // Retries repeat the same failure; one log line per change is enough.
         const line = t(key, params);
@@ -104,36 +86,17 @@ export = function (RED: NodeAPI): void {
     }
     node.connection = connection;
 
-    const receiving = () => [...users.values()].some((u) => u.receive);
-
-    node.register = (user, options = {}) => {
-      const u: User = { node: user, receive: options.receive === true, ...(options.sink ? { sink: options.sink } : {}) };
-      users.set(user.id, u);
-      if (!connection) return show(u, 'error', problem ?? '', problem);
-      const s = connection.status;
-      show(u, s.state === 'stopped' ? 'connecting' : s.state, statusText(s.state === 'stopped' ? { ...s, key: 'connecting' } : s), s.message);
-      settle(connection.start(receiving()), (err) => node.error(t('telegram-bot.errors.failed', { message: errorText(err) })));
-    };
-
-    node.deregister = (user, done) => {
-      users.delete(user.id);
-      const finish = () => done?.();
-      if (!connection) return finish();
-      if (users.size === 0) connection.stop().then(finish, finish);
-      else connection.start(receiving()).then(finish, finish);
-    };
+    const users = new ConnectionUsers<ConnectionStatus>(connection, problem, {
+      text: statusText,
+      starting: (st) => ({ ...st, state: 'connecting', key: 'connecting' }),
+      onStartError: (err) => node.error(t('telegram-bot.errors.failed', { message: errorText(err) })),
+    });
+    node.register = (user, options) => users.register(user, options);
+    node.deregister = (user, done) => users.deregister(user, done);
 
     node.fileUrl = (filePath) => `${settings.apiRoot ?? 'https://api.telegram.org'}/file/bot${token}/${filePath}`;
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      users.clear();
-      if (!connection) return done();
-      // Awaited: Node-RED starts the next deploy's nodes only after this, so no second poller.
-      connection.stop().then(
-        () => done(),
-        () => done(),
-      );
-    });
+    node.on('close', (_removed: boolean, done: () => void) => users.close(done));
   }
 
   RED.nodes.registerType('chatgate-telegram-bot', ChatgateTelegramBotNode as unknown as (this: Node, def: NodeDef) => void, {

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../core/envelope';
+import { parseEdge, RejectTally } from '../core/kit/edge';
 
 /** Telegram's ids are integers below 2^52: a string of one is never made up. */
 const TgId = z.int();
@@ -122,52 +123,11 @@ export const UpdateSchema = z.object({
 });
 export type TgUpdate = z.infer<typeof UpdateSchema>;
 
-export type ParsedUpdate =
-  | { ok: true; update: TgUpdate }
-  /** `kind` names the first problem's field (`update.message.from.id`), `problem` says what is wrong with it. */
-  | { ok: false; kind: string; problem: string };
-
-/** `update.message.photo.0.file_id` -> `update.message.photo[].file_id`: one kind for every index. */
-function kindOf(path: ReadonlyArray<PropertyKey>): string {
-  return ['update', ...path.map((p) => (typeof p === 'number' ? '[]' : String(p)))].join('.').replace(/\.\[\]/g, '[]');
-}
+export type ParsedUpdate = { ok: true; update: TgUpdate } | { ok: false; kind: string; problem: string };
 
 export function parseUpdate(raw: unknown): ParsedUpdate {
-  const parsed = UpdateSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, update: parsed.data };
-  const issue = parsed.error.issues[0];
-  // zod's messages name the expected type, never the value received, so no junk reaches the log.
-  return { ok: false, kind: kindOf(issue?.path ?? []), problem: issue?.message ?? 'invalid' };
+  const parsed = parseEdge(UpdateSchema, raw, 'update');
+  return parsed.ok ? { ok: true, update: parsed.value } : parsed;
 }
 
-/**
- * Counts rejected updates by kind, so the in node logs each kind once and not each update: a
- * broken sender repeats the same mistake for every update it sends.
- */
-export class RejectTally {
-  private readonly counts = new Map<string, number>();
-  /** The schema bounds the kinds; the cap is there in case it ever grows unbounded paths. */
-  constructor(private readonly maxKinds = 100) {}
-
-  /** Counts one; true the first time this kind is seen (the time to log it). */
-  note(kind: string): boolean {
-    const key = this.counts.has(kind) || this.counts.size < this.maxKinds ? kind : 'other';
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n === 1;
-  }
-
-  get total(): number {
-    let t = 0;
-    for (const n of this.counts.values()) t += n;
-    return t;
-  }
-
-  /** `update.message.from: 3, update.update_id: 1`, most frequent first. */
-  summary(): string {
-    return [...this.counts]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k}: ${n}`)
-      .join(', ');
-  }
-}
+export { RejectTally };

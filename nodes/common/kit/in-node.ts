@@ -1,0 +1,114 @@
+/**
+ * The life cycle every platform's in node shares: register with the config node as a receiver,
+ * take each raw event from the connection, validate it at the edge (a malformed one is logged once
+ * per kind, counted and dropped, before de-duplication so a made-up id never takes a real one's
+ * place), map it to the envelope, drop it if the gateway has seen it (platforms redeliver), let the
+ * platform acknowledge or enrich it, and send it on. The platform supplies the schema, the mapping
+ * and the acknowledgement.
+ */
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { Chat, Platform } from '../../core/envelope';
+import { RejectTally, type Parsed } from '../../core/kit/edge';
+import { errorText } from '../../core/error-text';
+import { redact } from '../../core/redact';
+import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
+import type { ConnectionOwner } from './out-node';
+
+/** A platform event as the flow will see it. */
+export interface InboundMessage {
+  payload: string;
+  chat: Chat;
+  /** Platform details beside the envelope, e.g. `{ telegram: {...} }` (no SDK objects, no tokens). */
+  extras?: Record<string, unknown>;
+  /** The platform's id of this event within the channel (update id, channel + ts, interaction id). */
+  dedupeKey: string;
+}
+
+export interface InNodeSpec<E> {
+  platform: Platform;
+  /** The node's catalog prefix: errors.noConfig, errors.malformed, errors.malformedSummary. */
+  catalog: string;
+  gatewayId: string | undefined;
+  name: string;
+  owner: ConnectionOwner | undefined;
+  /** The config node's channel id (the envelope's channelId). */
+  channelId: string | undefined;
+  /** Subscribes to the connection's raw events; returns the unsubscribe. Called once, before register. */
+  subscribe(handler: (raw: unknown) => Promise<void>): (() => void) | undefined;
+  parse(raw: unknown): Parsed<E>;
+  /** The envelope, or undefined for an event that is not a message for the flow (a bot's, not addressed...). */
+  map(event: E): InboundMessage | undefined;
+  /** Once, for an event that will reach the flow (answer a button press, ack a command); must not throw. */
+  accepted?(event: E, message: InboundMessage): void;
+  /** Adds to the message before it leaves (downloaded files). */
+  enrich?(event: E, message: InboundMessage, msg: NodeMessage & Record<string, unknown>): Promise<void>;
+}
+
+export interface InNode {
+  link: ChannelLink;
+  /** Whether the node was closed (work after an await checks this). */
+  readonly closed: boolean;
+}
+
+export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InNode {
+  const link = linkChannel(RED, node, spec.gatewayId, { platform: spec.platform, direction: 'in', name: spec.name });
+  const gateway = link.gateway;
+  const rejected = new RejectTally();
+  let unsubscribe: (() => void) | undefined;
+  const state = { link, closed: false };
+
+  const fail = (message: string) => {
+    link.status('error', message, message);
+    node.error(message);
+  };
+
+  node.on('close', (_removed: boolean, done: () => void) => {
+    state.closed = true;
+    unsubscribe?.();
+    link.close();
+    // Each kind was logged once; the counts say how much of it there was.
+    if (rejected.total > 0) node.warn(RED._(`${spec.catalog}.errors.malformedSummary`, { count: String(rejected.total), kinds: rejected.summary() }));
+    if (spec.owner) spec.owner.deregister(node, done);
+    else done();
+  });
+
+  if (!spec.owner || !spec.channelId) {
+    fail(RED._(`${spec.catalog}.errors.noConfig`));
+    return state;
+  }
+  if (!gateway) {
+    fail(RED._('chatgate.errors.noGateway'));
+    return state;
+  }
+  const channelId = spec.channelId;
+
+  async function handle(raw: unknown): Promise<void> {
+    if (state.closed) return;
+    const parsed = spec.parse(raw);
+    if (!parsed.ok) {
+      if (rejected.note(parsed.kind)) node.warn(RED._(`${spec.catalog}.errors.malformed`, { kind: parsed.kind, problem: parsed.problem }));
+      return;
+    }
+    const message = spec.map(parsed.value);
+    if (!message) return;
+    await gateway!.ready;
+    if (state.closed) return;
+    if (gateway!.state.isDuplicate(spec.platform, channelId, message.dedupeKey)) return;
+    spec.accepted?.(parsed.value, message);
+    const msg = { payload: message.payload, chat: message.chat, ...(message.extras ?? {}) } as NodeMessage & Record<string, unknown>;
+    if (spec.enrich) {
+      await spec.enrich(parsed.value, message, msg);
+      if (state.closed) return;
+    }
+    node.send(msg);
+  }
+
+  unsubscribe = spec.subscribe((raw) =>
+    handle(raw).catch((err: unknown) => {
+      // A handler failure is one event's problem; the connection and the next event go on.
+      node.error(redact(RED._('chatgate.status.error', { message: errorText(err) })));
+    }),
+  );
+  spec.owner.register(node, { sink: link, receive: true });
+  return state;
+}

@@ -1,0 +1,124 @@
+/**
+ * The life cycle every platform's out node shares: read the outbound message (the envelope's
+ * reply address), let the platform prepare its reply (address, buttons, media), deliver it through
+ * the platform's sender, show what happened in a coalesced status, end each message with done() or
+ * done(err) for Catch nodes, serve the gateway's admin send API, and clean up on close.
+ *
+ * The platform's out node only wires: its catalog prefix, config node, `prepare`, its sender and
+ * how to describe its errors.
+ */
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { OutboundReply } from '../../core/channels';
+import { ChatQueueClosedError } from '../../core/delivery';
+import type { Platform, Result } from '../../core/envelope';
+import { toJid } from '../../core/jid';
+import { readOutbound, type Outbound } from '../../core/outbound';
+import { redact, safeError } from '../../core/redact';
+import { NoConnectionError, type Delivered, type KitAddress, type KitReply } from '../../core/kit/channel-sender';
+import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
+import { throttleStatus } from '../status-throttle';
+import type { RegisterOptions } from './connection-users';
+
+/** A platform config node as its out node uses it. */
+export interface ConnectionOwner {
+  register(user: Node, options?: RegisterOptions): void;
+  deregister(user: Node, done?: () => void): void;
+}
+
+export interface OutSender<R> {
+  deliver(reply: R): Promise<Delivered>;
+  close(): void;
+}
+
+export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
+  platform: Platform;
+  /** The node's catalog prefix (`telegram-out`): status.sent|streaming|typing|noConfig, errors.noConfig|stopped. */
+  catalog: string;
+  gatewayId: string | undefined;
+  name: string;
+  /** The config node, or undefined when none is selected or deployed. */
+  owner: ConnectionOwner | undefined;
+  /** Turns the message (and its outbound part) into the platform's reply, or a translated error naming the field. */
+  prepare(msg: NodeMessage & Record<string, unknown>, out: Outbound): Result<R>;
+  /** Built once the link exists: its background errors go to the node status. */
+  sender(onBackgroundError: (error: unknown) => void): OutSender<R>;
+  /** A platform error as one translated, secret-free sentence; must not throw. */
+  describe(error: unknown): Error;
+}
+
+export function runOutNode<A extends KitAddress, R extends KitReply<A>>(RED: NodeAPI, node: Node, spec: OutNodeSpec<A, R>): ChannelLink {
+  const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
+  const link = linkChannel(RED, node, spec.gatewayId || undefined, { platform: spec.platform, direction: 'out', name: spec.name });
+  const status = throttleStatus();
+  if (spec.owner) spec.owner.register(node, { sink: link, receive: false });
+  else link.status('error', t(`${spec.catalog}.status.noConfig`), t(`${spec.catalog}.errors.noConfig`));
+
+  const describe = (err: unknown): Error => {
+    if (err instanceof NoConnectionError) return new Error(t(`${spec.catalog}.errors.noConfig`));
+    if (err instanceof ChatQueueClosedError) return new Error(t(`${spec.catalog}.errors.stopped`));
+    try {
+      return spec.describe(err);
+    } catch {
+      return safeError(err);
+    }
+  };
+  const failed = (err: unknown): Error => {
+    const e = describe(err);
+    status.now(() => link.status('error', t('chatgate.status.deliveryFailed', { message: e.message }), e.message));
+    return e;
+  };
+  const invalid = (error: string): Error => {
+    const message = redact(error);
+    status.now(() => link.status('error', t('chatgate.status.invalid', { message }), message));
+    return new Error(message);
+  };
+  const sender = spec.sender((err) => failed(err));
+
+  function shown(d: Delivered, reply: R): void {
+    const chat = toJid(spec.platform, reply.address.chatKey);
+    status.set(() => {
+      if (d.kind === 'sent') link.status('connected', t(`${spec.catalog}.status.sent`, { chat, parts: d.messages }));
+      else if (d.kind === 'streaming') link.status('connected', t(`${spec.catalog}.status.streaming`, { chat }));
+      else if (d.kind === 'typing') link.status('connected', t(`${spec.catalog}.status.typing`, { chat }));
+    });
+  }
+
+  function prepare(msg: NodeMessage & Record<string, unknown>, outbound?: Outbound): Result<R> {
+    const read = outbound ? { ok: true as const, value: outbound } : readOutbound(msg);
+    if (!read.ok) return read;
+    return spec.prepare(msg, read.value);
+  }
+
+  // The gateway's admin send API builds a reply itself and hands it to an out node of the platform.
+  link.gateway?.state.channels.addSender(node.id, spec.platform, async (reply: OutboundReply) => {
+    const out: Outbound = { text: reply.payload, replyTo: reply.chat.replyTo, threadId: reply.thread?.id };
+    const prepared = prepare({}, out);
+    if (!prepared.ok) throw invalid(prepared.error);
+    try {
+      shown(await sender.deliver(prepared.value), prepared.value);
+    } catch (err) {
+      throw failed(err);
+    }
+  });
+
+  node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
+    const prepared = prepare(msg as NodeMessage & Record<string, unknown>);
+    if (!prepared.ok) return done(invalid(prepared.error));
+    sender.deliver(prepared.value).then(
+      (d) => {
+        shown(d, prepared.value);
+        done();
+      },
+      (err: unknown) => done(failed(err)),
+    );
+  });
+
+  node.on('close', (_removed: boolean, done: () => void) => {
+    status.close();
+    sender.close();
+    link.close();
+    if (spec.owner) spec.owner.deregister(node, done);
+    else done();
+  });
+  return link;
+}

@@ -1,0 +1,69 @@
+/**
+ * The open streams of one out node: for each stream id, the editor that shows it, the address it
+ * goes to, the last part's sequence number (a part overtaken by a later one is skipped) and when
+ * it was last seen (a stream left without its final part is forgotten after an idle time, so a
+ * lost `done` never keeps an editor alive forever). Platform-neutral: every out node uses it.
+ */
+import type { StreamEditor } from '../delivery';
+
+export const DEFAULT_STREAM_IDLE_MS = 10 * 60 * 1000;
+
+export interface OpenStream<A> {
+  editor: StreamEditor;
+  address: A;
+  lastSeq: number;
+  lastSeen: number;
+}
+
+export class StreamBook<A> {
+  private readonly streams = new Map<string, OpenStream<A>>();
+
+  constructor(
+    private readonly idleMs = DEFAULT_STREAM_IDLE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  get(id: string): OpenStream<A> | undefined {
+    return this.streams.get(id);
+  }
+
+  /**
+   * The stream a partial belongs to, opened with `open` when new; undefined when the part is stale
+   * (its seq is not after the last one shown).
+   */
+  partial(id: string, seq: number, address: A, open: () => StreamEditor): OpenStream<A> | undefined {
+    const known = this.streams.get(id);
+    if (known && seq <= known.lastSeq) return undefined;
+    const s = known ?? { editor: open(), address, lastSeq: -1, lastSeen: this.now() };
+    if (!known) this.streams.set(id, s);
+    s.lastSeq = seq;
+    s.lastSeen = this.now();
+    return s;
+  }
+
+  /** Removes and returns the stream its final part closes. */
+  take(id: string): OpenStream<A> | undefined {
+    const s = this.streams.get(id);
+    this.streams.delete(id);
+    return s;
+  }
+
+  forgetIdle(): void {
+    const cutoff = this.now() - this.idleMs;
+    for (const [id, s] of this.streams) {
+      if (s.lastSeen < cutoff) {
+        s.editor.close();
+        this.streams.delete(id);
+      }
+    }
+  }
+
+  close(): void {
+    for (const s of this.streams.values()) s.editor.close();
+    this.streams.clear();
+  }
+}
