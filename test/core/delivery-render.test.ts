@@ -74,7 +74,38 @@ describe('core/delivery render', () => {
     assert.equal(html('[me](tg://user?id=1) [mail](mailto:a@b.c) <https://auto.link>'),
       '<a href="tg://user?id=1">me</a> <a href="mailto:a@b.c">mail</a> <a href="https://auto.link">https://auto.link</a>');
     assert.equal(html('![a cat](https://i.example/cat.png)'), '<a href="https://i.example/cat.png">a cat</a>');
-    assert.equal(html('www.example.com'), 'www.example.com', 'linkify is off');
+    // Was 'www.example.com' as text (linkify off); bare URLs are links now (defect 4 of issue 9).
+    assert.equal(html('www.example.com'), '<a href="http://www.example.com">www.example.com</a>');
+    assert.equal(html('ftp://x.io/_a_ and javascript:alert(1)'), 'ftp://x.io/_a_ and javascript:alert(1)', 'unsafe schemes stay text, and whole');
+  });
+
+  it('flattens nested links: a badge (an image inside a link) becomes one link to where it pointed', () => {
+    assert.equal(html('[![build](https://img.shields.io/b.svg)](https://ci.example/job)'), '<a href="https://ci.example/job">build</a>');
+    assert.equal(
+      html('[![a](https://i.example/1.svg)](https://ci.example/1) [![b](https://i.example/2.svg)](https://ci.example/2)'),
+      '<a href="https://ci.example/1">a</a> <a href="https://ci.example/2">b</a>',
+    );
+    assert.equal(html('[![](https://i.example/1.svg)](https://ci.example/1)'), '<a href="https://ci.example/1">https://ci.example/1</a>', 'no alt text: the address is the label');
+    // markdown-it itself nests an autolink inside a link's label; Telegram refuses <a> in <a>.
+    assert.equal(html('[see <https://b.example>](https://a.example)'), '<a href="https://a.example">see https://b.example</a>');
+    assert.equal(html('[**bold ![img](https://i.example)**](https://a.example)'), '<a href="https://a.example"><b>bold img</b></a>');
+  });
+
+  it('keeps bare URLs whole and unformatted: their underscores and stars are never emphasis', () => {
+    assert.equal(html('https://example.com/_private_/x'), '<a href="https://example.com/_private_/x">https://example.com/_private_/x</a>');
+    assert.equal(html('see www.example.com/_a_/b_c_ now'), 'see <a href="http://www.example.com/_a_/b_c_">www.example.com/_a_/b_c_</a> now');
+    assert.equal(html('**https://x.io/a_b_** and _x_'), '<b><a href="https://x.io/a_b_">https://x.io/a_b_</a></b> and <i>x</i>');
+    assert.equal(html('mail first_last_@example.com'), 'mail <a href="mailto:first_last_@example.com">first_last_@example.com</a>');
+    assert.equal(html('`https://x.io/_a_`'), '<code>https://x.io/_a_</code>', 'code spans stay code');
+    assert.equal(html('https://x.io/?a=1&b=<2>'), '<a href="https://x.io/?a=1&amp;b=">https://x.io/?a=1&amp;b=</a>&lt;2&gt;');
+  });
+
+  it('pads table columns by display width: CJK and emoji take two columns, marks none', () => {
+    const table = html('| name | note |\n|---|---|\n| 日本語 | wide |\n| 😀👍🏽 | emoji |\n| cafe\u0301 | accent |\n| 🇯🇵 | flag |');
+    assert.equal(
+      table,
+      '<pre>name   | note\n-------+-------\n日本語 | wide\n😀👍🏽   | emoji\ncafe\u0301   | accent\n🇯🇵     | flag</pre>',
+    );
   });
 
   it('plain is the visible text of the HTML, and measure counts it in UTF-16 units', () => {

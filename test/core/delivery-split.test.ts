@@ -45,6 +45,20 @@ function assertTelegramHtml(text: string): void {
   assert.deepEqual(stack, [], 'every tag is closed');
 }
 
+/** Entities as Telegram counts them: one per element, `<pre><code class>` being one pre. */
+function entitiesOf(html: string): { count: number; markup: number } {
+  let count = 0;
+  let markup = 0;
+  for (const match of html.matchAll(/<(\/?)([a-z]+)[^>]*>/g)) {
+    markup += match[0].length;
+    if (!match[1] && !(match[2] === 'code' && html.slice(0, match.index).endsWith('<pre>'))) count++;
+  }
+  return { count, markup };
+}
+
+const graphemeBoundaries = (text: string): Set<number> =>
+  new Set([...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)].map((s) => s.index).concat(text.length));
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const squash = (s: string): string => s.replace(/\s+/g, '');
 
@@ -171,6 +185,59 @@ describe('core/delivery split', () => {
     assert.ok(clusters.length > 1);
     for (const part of clusters) assert.match(part.plain, /^x?(👨‍👩‍👧)+$/u, 'only whole families in each part');
     assert.equal(clusters.map((p) => p.plain).join(''), odd);
+  });
+
+  it('cuts only at grapheme boundaries: a ZWJ family, a flag or a skin tone at a hard cut stays in one part', () => {
+    // The old cut segmented a window ending at the cut, so a cluster running past it looked cut short.
+    for (const cluster of ['👨‍👩‍👧‍👦', '🇯🇵', '👍🏽', '🏳️‍🌈', 'e\u0301\u0302']) {
+      for (const maxLength of [50, 97, 1024]) {
+        for (let lead = 0; lead < 12; lead++) {
+          const text = 'x'.repeat(lead) + cluster.repeat(Math.ceil((maxLength * 2.5) / cluster.length));
+          const parts = renderAndSplit(text, { ...TELEGRAM_HTML, maxLength });
+          assert.ok(parts.length > 1);
+          assert.equal(parts.map((p) => p.plain).join(''), text);
+          const boundaries = graphemeBoundaries(text);
+          let at = 0;
+          for (const part of parts) {
+            assert.ok(part.plain.length <= maxLength);
+            at += part.plain.length;
+            assert.ok(boundaries.has(at), `${JSON.stringify(cluster)} cut inside a cluster at ${at} (lead ${lead}, max ${maxLength})`);
+          }
+        }
+      }
+    }
+  });
+
+  it('caps each part at 100 entities, counted as Telegram does: a reply with 200 links is two messages at least', () => {
+    const links = Array.from({ length: 200 }, (_, i) => `[l${i}](https://x.io/${i})`).join(' ');
+    const parts = renderAndSplit(links, TELEGRAM_HTML);
+    assert.ok(parts.length >= 2, `${parts.length} part(s)`);
+    for (const part of parts) assert.ok(entitiesOf(part.text).count <= 100, `${entitiesOf(part.text).count} entities`);
+    assert.equal(parts.reduce((n, p) => n + entitiesOf(p.text).count, 0), 200, 'no link lost its formatting');
+    assertParts(parts, links);
+    // Nested entities count each: ***[x](url)*** is three.
+    const nested = Array.from({ length: 60 }, (_, i) => `***[n${i}](https://x.io/${i})***`).join(' ');
+    const nestedParts = renderAndSplit(nested, TELEGRAM_HTML);
+    assert.ok(nestedParts.length >= 2);
+    for (const part of nestedParts) assert.ok(entitiesOf(part.text).count <= 100);
+  });
+
+  it('caps the size of a part\'s entities (long link URLs), so Telegram never answers ENTITIES_TOO_LONG', () => {
+    const url = (i: number): string => `https://example.com/${i}/${'p'.repeat(300)}`;
+    const md = Array.from({ length: 40 }, (_, i) => `[doc ${i}](${url(i)})`).join(', ');
+    const parts = renderAndSplit(md, TELEGRAM_HTML);
+    assert.ok(parts.length >= 2, 'about 12 kB of link markup for 300 visible characters');
+    for (const part of parts) assert.ok(entitiesOf(part.text).markup <= TELEGRAM_HTML.maxEntitySize!, `${entitiesOf(part.text).markup} chars of markup`);
+    assertParts(parts, md);
+  });
+
+  it('takes entity limits from the format, so each platform sets its own', () => {
+    const few: PlatformFormat = { ...TELEGRAM_HTML, maxEntities: 3, maxEntitySize: undefined };
+    const md = Array.from({ length: 10 }, (_, i) => `**b${i}**`).join(' ');
+    const parts = renderAndSplit(md, few);
+    assert.deepEqual(parts.map((p) => p.plain), ['b0 b1 b2', 'b3 b4 b5', 'b6 b7 b8', 'b9']);
+    const unlimited: PlatformFormat = { ...TELEGRAM_HTML, maxEntities: undefined, maxEntitySize: undefined };
+    assert.equal(renderAndSplit(Array.from({ length: 200 }, (_, i) => `[l${i}](https://x.io/${i})`).join(' '), unlimited).length, 1);
   });
 
   it('measures the visible text, not the HTML: escaped characters do not count their entities', () => {

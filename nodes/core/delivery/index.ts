@@ -1,13 +1,18 @@
 /** The delivery engine: Markdown parsed once, rendered per platform, split, streamed, queued per chat. */
-export type { PlatformFormat, RenderedPart, RenderAndSplit, StreamTarget, Mark, Run } from './types';
+export type { PlatformFormat, AdditiveMeasure, RenderedPart, RenderAndSplit, StreamTarget, Mark, Run } from './types';
 export { parseMarkdown, type Block, type Inline } from './markdown';
 export { layoutBlocks, SAFE_LINK, type LayoutOptions } from './layout';
 export { renderAndSplit, renderWhole, renderBlocks, splitBlocks, toPart, BLOCK_SEPARATOR } from './split';
+export { displayWidth } from './display-width';
 export {
   TELEGRAM_HTML,
   TELEGRAM_MAX_LENGTH,
   TELEGRAM_CAPTION_MAX_LENGTH,
+  TELEGRAM_MAX_ENTITIES,
+  TELEGRAM_MAX_ENTITY_MARKUP,
   serializeTelegramHtml,
+  normalizeTelegramRuns,
+  telegramEntitySize,
   measureTelegramHtml,
   telegramVisibleText,
   escapeHtml,

@@ -7,6 +7,7 @@
 import type { Block, Inline } from './markdown';
 import type { Mark, Run } from './types';
 import { commonPrefix } from './runs';
+import { displayWidth } from './display-width';
 
 /** Links an agent may put in a reply; anything else (javascript:, data:, relative paths) stays text. */
 export const SAFE_LINK = /^(https?:|tg:|mailto:)/i;
@@ -18,138 +19,182 @@ export interface LayoutOptions {
 export const BULLET = '• ';
 export const RULE = '———';
 
-/** One output line: its runs and the block-level marks (quote, pre) it sits in. */
-interface Line {
-  runs: Run[];
-  ctx: readonly Mark[];
-  /** Inside a code block: never indented, never reflowed. */
-  verbatim: boolean;
-}
+const NO_MARKS: readonly Mark[] = [];
+const BOLD: Mark = { kind: 'bold' };
+const ITALIC: Mark = { kind: 'italic' };
+const STRIKE: Mark = { kind: 'strike' };
+const CODE: Mark = { kind: 'code' };
+const QUOTE: Mark = { kind: 'quote' };
+const TABLE: Mark = { kind: 'pre', lang: '' };
+const HAS_TEXT = /\S/;
 
-/** The document as one run list per top-level block (empty blocks dropped). */
+/** The document as one run list per top-level block (blocks with nothing to read dropped). */
 export function layoutBlocks(blocks: readonly Block[], opts: LayoutOptions = {}): Run[][] {
   const allowLink = opts.allowLink ?? ((href: string) => SAFE_LINK.test(href));
-  return blocks
-    .map((block) => joinLines(blockLines(block, [], allowLink)))
-    .filter((runs) => runs.some((run) => run.text.length > 0));
-}
-
-function blockLines(block: Block, ctx: readonly Mark[], allowLink: (href: string) => boolean): Line[] {
-  switch (block.type) {
-    case 'paragraph':
-      return toLines(inlineRuns(block.children, ctx, allowLink), ctx);
-    case 'heading':
-      return toLines(inlineRuns(block.children, [...ctx, { kind: 'bold' }], allowLink), ctx);
-    case 'code':
-      return verbatimLines(block.text.split('\n'), [...ctx, { kind: 'pre', lang: block.lang }]);
-    case 'hr':
-      return [{ runs: [{ text: RULE, marks: ctx }], ctx, verbatim: false }];
-    case 'blockquote': {
-      const inner: readonly Mark[] = [...ctx, { kind: 'quote' }];
-      const lines: Line[] = [];
-      for (const child of block.children) {
-        if (lines.length) lines.push({ runs: [], ctx: inner, verbatim: false });
-        lines.push(...blockLines(child, inner, allowLink));
-      }
-      return lines;
-    }
-    case 'list':
-      return listLines(block, ctx, allowLink);
-    case 'table':
-      return verbatimLines(tableText(block), [...ctx, { kind: 'pre', lang: '' }]);
+  const out: Run[][] = [];
+  for (const block of blocks) {
+    const writer = new LineWriter(allowLink);
+    writer.block(block, NO_MARKS);
+    if (writer.hasText) out.push(writer.runs);
   }
+  return out;
 }
 
-function listLines(block: Extract<Block, { type: 'list' }>, ctx: readonly Mark[], allowLink: (href: string) => boolean): Line[] {
-  const lines: Line[] = [];
-  block.items.forEach((item, index) => {
-    const marker = block.ordered ? `${block.start + index}. ` : BULLET;
-    const indent = ' '.repeat(marker.length);
-    // Item blocks follow each other without blank lines: chat lists read better compact.
-    const itemLines = item.flatMap((child) => blockLines(child, ctx, allowLink));
-    if (!itemLines.length || itemLines[0].verbatim) itemLines.unshift({ runs: [], ctx, verbatim: false });
-    itemLines.forEach((line, i) => {
-      if (line.verbatim) lines.push(line);
-      else lines.push({ ...line, runs: [{ text: i === 0 ? marker : indent, marks: ctx }, ...line.runs] });
-    });
-  });
-  return lines;
+/** A list item around the lines being written: its marker goes before its first line. */
+interface Item {
+  readonly marker: string;
+  readonly indent: string;
+  readonly ctx: readonly Mark[];
+  used: boolean;
 }
 
-function verbatimLines(texts: string[], ctx: readonly Mark[]): Line[] {
-  return texts.map((text) => ({ runs: text ? [{ text, marks: ctx }] : [], ctx, verbatim: true }));
-}
+/**
+ * Writes one top-level block line by line. A line starts with the prefixes of the list items
+ * around it (the marker for an item's first line, its indent after) unless it is verbatim (inside a
+ * code block: never indented); lines are joined by a newline carrying the block-level marks (quote,
+ * pre) both lines share, so a `<pre>` or a quote stays one entity across its lines.
+ */
+class LineWriter {
+  readonly runs: Run[] = [];
+  hasText = false;
+  private started = false;
+  private lineCtx: readonly Mark[] = NO_MARKS;
+  private readonly items: Item[] = [];
 
-function inlineRuns(nodes: readonly Inline[], marks: readonly Mark[], allowLink: (href: string) => boolean): Run[] {
-  const runs: Run[] = [];
-  for (const node of nodes) {
-    switch (node.type) {
-      case 'text':
-        if (node.text) runs.push({ text: node.text, marks });
-        break;
-      case 'break':
-        runs.push({ text: '\n', marks });
-        break;
+  constructor(private readonly allowLink: (href: string) => boolean) {}
+
+  block(block: Block, ctx: readonly Mark[]): void {
+    switch (block.type) {
+      case 'paragraph':
+        this.line(ctx);
+        this.inline(block.children, ctx, ctx, false);
+        return;
+      case 'heading': {
+        this.line(ctx);
+        this.inline(block.children, ctx.concat(BOLD), ctx, false);
+        return;
+      }
       case 'code':
-        if (node.text) runs.push({ text: node.text, marks: [...marks, { kind: 'code' }] });
-        break;
-      case 'bold':
-      case 'italic':
-      case 'strike':
-        runs.push(...inlineRuns(node.children, [...marks, { kind: node.type }], allowLink));
-        break;
-      case 'link': {
-        const children: Inline[] = node.children.length ? node.children : [{ type: 'text', text: node.href }];
-        const inner: readonly Mark[] = allowLink(node.href) ? [...marks, { kind: 'link', href: node.href }] : marks;
-        runs.push(...inlineRuns(children, inner, allowLink));
-        break;
+        this.verbatim(block.text.split('\n'), ctx.concat({ kind: 'pre', lang: block.lang }));
+        return;
+      case 'hr':
+        this.line(ctx);
+        this.text(RULE, ctx);
+        return;
+      case 'blockquote': {
+        const inner = ctx.concat(QUOTE);
+        for (let i = 0; i < block.children.length; i++) {
+          if (i > 0) this.line(inner); // a blank line between the quote's paragraphs
+          this.block(block.children[i], inner);
+        }
+        return;
+      }
+      case 'list':
+        for (let index = 0; index < block.items.length; index++) {
+          const marker = block.ordered ? `${block.start + index}. ` : BULLET;
+          const item: Item = { marker, indent: ' '.repeat(marker.length), ctx, used: false };
+          this.items.push(item);
+          // Item blocks follow each other without blank lines: chat lists read better compact.
+          for (const child of block.items[index]) this.block(child, ctx);
+          if (!item.used) this.line(ctx); // an empty item still shows its marker
+          this.items.pop();
+        }
+        return;
+      case 'table':
+        this.verbatim(tableText(block), ctx.concat(TABLE));
+        return;
+    }
+  }
+
+  /** Starts a line in the block-level context `ctx`. */
+  private line(ctx: readonly Mark[], verbatim = false): void {
+    // A code block as an item's first child: the marker gets a line of its own above it. (An
+    // unused outer item has only unused items inside it, so the innermost one tells.)
+    const innermost = this.items[this.items.length - 1];
+    if (verbatim && innermost && !innermost.used) this.line(innermost.ctx);
+    if (this.started) {
+      const shared = commonPrefix(this.lineCtx, ctx);
+      this.runs.push({ text: '\n', marks: shared === this.lineCtx.length ? this.lineCtx : this.lineCtx.slice(0, shared) });
+    }
+    this.started = true;
+    this.lineCtx = ctx;
+    if (verbatim) return;
+    for (const item of this.items) {
+      this.text(item.used ? item.indent : item.marker, item.ctx);
+      item.used = true;
+    }
+  }
+
+  private verbatim(lines: readonly string[], ctx: readonly Mark[]): void {
+    for (const text of lines) {
+      this.line(ctx, true);
+      this.text(text, ctx);
+    }
+  }
+
+  private text(text: string, marks: readonly Mark[]): void {
+    if (!text) return;
+    this.runs.push({ text, marks });
+    if (!this.hasText && HAS_TEXT.test(text)) this.hasText = true;
+  }
+
+  /** Inline content; a line break starts a new line in the block context `ctx`. */
+  private inline(nodes: readonly Inline[], marks: readonly Mark[], ctx: readonly Mark[], inLink: boolean): void {
+    for (const node of nodes) {
+      switch (node.type) {
+        case 'text':
+          if (node.text.includes('\n')) {
+            const pieces = node.text.split('\n');
+            for (let i = 0; i < pieces.length; i++) {
+              if (i > 0) this.line(ctx);
+              this.text(pieces[i], marks);
+            }
+          } else this.text(node.text, marks);
+          break;
+        case 'break':
+          this.line(ctx);
+          break;
+        case 'code':
+          this.text(node.text, marks.concat(CODE));
+          break;
+        case 'bold':
+          this.inline(node.children, marks.concat(BOLD), ctx, inLink);
+          break;
+        case 'italic':
+          this.inline(node.children, marks.concat(ITALIC), ctx, inLink);
+          break;
+        case 'strike':
+          this.inline(node.children, marks.concat(STRIKE), ctx, inLink);
+          break;
+        case 'link': {
+          const children: readonly Inline[] = node.children.length ? node.children : [{ type: 'text', text: node.href }];
+          // Never a link inside a link (platforms refuse or mangle it): the outer one stands.
+          const linked = !inLink && this.allowLink(node.href);
+          this.inline(children, linked ? marks.concat({ kind: 'link', href: node.href }) : marks, ctx, inLink || linked);
+          break;
+        }
       }
     }
   }
-  return runs;
 }
 
-/** Cuts inline runs at their line breaks so list items can indent continuation lines. */
-function toLines(runs: Run[], ctx: readonly Mark[]): Line[] {
-  const lines: Line[] = [{ runs: [], ctx, verbatim: false }];
-  for (const run of runs) {
-    const pieces = run.text.split('\n');
-    pieces.forEach((piece, i) => {
-      if (i > 0) lines.push({ runs: [], ctx, verbatim: false });
-      if (piece) lines[lines.length - 1].runs.push({ text: piece, marks: run.marks });
-    });
-  }
-  return lines;
-}
-
-/** Joins lines with newlines carrying the marks both sides share, so a `<pre>` or quote stays one entity. */
-function joinLines(lines: readonly Line[]): Run[] {
-  const runs: Run[] = [];
-  lines.forEach((line, i) => {
-    if (i > 0) {
-      const prev = lines[i - 1].ctx;
-      runs.push({ text: '\n', marks: prev.slice(0, commonPrefix(prev, line.ctx)) });
-    }
-    runs.push(...line.runs);
-  });
-  return runs;
-}
-
+/** A table as aligned monospace lines, columns padded to the same display width (CJK and emoji count 2). */
 function tableText(block: Extract<Block, { type: 'table' }>): string[] {
   const cellText = (cell: Inline[]): string => flatten(cell).replace(/\s+/g, ' ').trim();
   const head = block.head.map(cellText);
   const rows = block.rows.map((row) => head.map((_, i) => cellText(row[i] ?? [])));
-  const width = (s: string): number => [...s].length;
-  const widths = head.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row[i])), 1));
-  const pad = (s: string, i: number): string => {
-    const gap = widths[i] - width(s);
+  const headWidths = head.map(displayWidth);
+  const rowWidths = rows.map((row) => row.map(displayWidth));
+  const widths = headWidths.map((w, i) => Math.max(w, ...rowWidths.map((row) => row[i]), 1));
+  const pad = (s: string, width: number, i: number): string => {
+    const gap = widths[i] - width;
     const align = block.align[i];
     if (align === 'right') return ' '.repeat(gap) + s;
     if (align === 'center') return ' '.repeat(Math.floor(gap / 2)) + s + ' '.repeat(Math.ceil(gap / 2));
     return s + ' '.repeat(gap);
   };
-  const line = (cells: string[]): string => cells.map(pad).join(' | ').trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line)];
+  const line = (cells: string[], cellWidths: number[]): string => cells.map((s, i) => pad(s, cellWidths[i], i)).join(' | ').trimEnd();
+  return [line(head, headWidths), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map((row, r) => line(row, rowWidths[r]))];
 }
 
 function flatten(nodes: readonly Inline[]): string {

@@ -1,9 +1,11 @@
 /**
  * Markdown parsed once into a small block/inline tree that every platform renderer walks.
  * Raw HTML is disabled so an agent (or a user it quotes) cannot smuggle markup into a reply: `<b>`
- * stays the four characters it was. Linkify is off so bare text is never turned into links.
+ * stays the four characters it was. Bare URLs become links, whole (see bare-urls.ts), instead of
+ * markdown-it's own linkify, which lets emphasis eat the underscores of a URL.
  */
 import MarkdownIt from 'markdown-it';
+import { bareUrls } from './bare-urls';
 type Token = MarkdownIt.Token;
 
 export type Inline =
@@ -24,7 +26,7 @@ export type Block =
   | { type: 'hr' }
   | { type: 'table'; align: Align[]; head: Inline[][]; rows: Inline[][][] };
 
-const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false });
+const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false }).use(bareUrls);
 
 export function parseMarkdown(source: string): Block[] {
   const tokens = md.parse(source, {});
@@ -123,59 +125,76 @@ function alignOf(token: Token): Align {
   return (match?.[1] as Align | undefined) ?? '';
 }
 
+type Container = Extract<Inline, { children: Inline[] }>;
+
 function parseInline(tokens: Token[]): Inline[] {
   const root: Inline[] = [];
   // Each open token pushes a container; its close pops it, so nesting follows the source.
   const stack: Inline[][] = [root];
-  const top = (): Inline[] => stack[stack.length - 1];
-  const open = (node: Extract<Inline, { children: Inline[] }>): void => {
-    top().push(node);
-    stack.push(node.children);
-  };
-  for (const token of tokens) {
+  let top = root;
+  // Links open on the stack: chat platforms cannot nest a link in a link, so inner ones flatten.
+  let linkDepth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    let opened: Container | undefined;
     switch (token.type) {
       case 'text':
       case 'text_special':
       case 'html_inline':
-        pushText(top(), token.content);
+        pushText(top, token.content);
         break;
       case 'softbreak':
       case 'hardbreak':
-        top().push({ type: 'break' });
+        top.push(BREAK);
         break;
       case 'code_inline':
-        top().push({ type: 'code', text: token.content });
+        top.push({ type: 'code', text: token.content });
         break;
       case 'strong_open':
-        open({ type: 'bold', children: [] });
+        opened = { type: 'bold', children: [] };
         break;
       case 'em_open':
-        open({ type: 'italic', children: [] });
+        opened = { type: 'italic', children: [] };
         break;
       case 's_open':
-        open({ type: 'strike', children: [] });
+        opened = { type: 'strike', children: [] };
         break;
       case 'link_open':
-        open({ type: 'link', href: attr(token, 'href'), children: [] });
+        opened = { type: 'link', href: attr(token, 'href'), children: [] };
+        linkDepth++;
         break;
+      case 'link_close':
       case 'strong_close':
       case 'em_close':
       case 's_close':
-      case 'link_close':
-        if (stack.length > 1) stack.pop();
+        if (token.type === 'link_close') linkDepth--;
+        if (stack.length > 1) {
+          stack.pop();
+          top = stack[stack.length - 1];
+        }
         break;
       case 'image': {
-        // Chat messages cannot inline an image; a link to it (named by its alt text) keeps the content.
+        // Chat messages cannot inline an image; a link to it (named by its alt text) keeps the
+        // content. Inside a link (a README badge: [![build](badge.svg)](ci)) the alt text is the
+        // outer link's label, so the reader gets one link, to where the badge pointed.
         const src = attr(token, 'src');
-        top().push({ type: 'link', href: src, children: [{ type: 'text', text: token.content || src }] });
+        if (linkDepth > 0) pushText(top, token.content);
+        else top.push({ type: 'link', href: src, children: [{ type: 'text', text: token.content || src }] });
         break;
       }
       default:
-        if (token.content) pushText(top(), token.content);
+        if (token.content) pushText(top, token.content);
+    }
+    if (opened) {
+      top.push(opened);
+      stack.push(opened.children);
+      top = opened.children;
     }
   }
   return root;
 }
+
+const BREAK: Inline = { type: 'break' };
 
 function pushText(into: Inline[], text: string): void {
   if (!text) return;

@@ -1,32 +1,26 @@
 /**
- * Renders Markdown and splits it into parts that each fit the platform's limit, measured on the
- * rendered text the way the platform measures it. The cut is made on styled runs and every part is
- * serialised on its own, so each part is valid markup; tags never straddle two parts.
+ * Renders Markdown and splits it into parts that each fit the platform's limits — its length,
+ * measured on the rendered text the way the platform measures it, and its entity count and size.
+ * The cut is made on styled runs and every part is serialised on its own, so each part is valid
+ * markup; tags never straddle two parts.
  *
- * Where to cut, best first: between top-level blocks; then, inside a block too long for a message,
- * at a blank line, a line break, a space — all outside code blocks; then at a line break or space
- * inside a code block (which then becomes several complete code blocks); at last anywhere, but never
- * inside a surrogate pair or a grapheme cluster. Parts are filled greedily, so the first part is as
- * full as the rules allow.
+ * Parts are filled greedily, so the first part is as full as the rules allow: whole blocks first (a
+ * block that fits a message of its own is never cut), then a cut inside the block, as cuts.ts
+ * prefers. The work is linear in the reply: the run table gives any piece's length and entities
+ * from running totals, so no candidate part is serialised unless the format's measure counts markup.
  */
 import { parseMarkdown } from './markdown';
 import { layoutBlocks, type LayoutOptions } from './layout';
-import { plainSerialize, sliceRuns, visibleText } from './runs';
+import { plainSerialize } from './runs';
+import { RunTable, type EntityLimits } from './run-table';
+import { findCut } from './cuts';
+import { AdditiveMeter, BLOCK_SEPARATOR, Part, SEPARATOR, SerialisingMeter, type Meter } from './meter';
 import type { PlatformFormat, RenderedPart, Run } from './types';
 
-export const BLOCK_SEPARATOR = '\n\n';
-const SEPARATOR: Run = { text: BLOCK_SEPARATOR, marks: [] };
-
-/** A cut inside a block's visible text: the part keeps [0, end), the rest restarts at `resume`. */
-interface Cut {
-  end: number;
-  resume: number;
-}
+export { BLOCK_SEPARATOR };
 
 /** A cut at a coarser boundary is taken only if it leaves the part at least this full. */
 const MIN_FILL = 0.5;
-
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /** Markdown to top-level blocks of styled runs (no splitting). */
 export function renderBlocks(markdown: string, opts?: LayoutOptions): Run[][] {
@@ -48,143 +42,117 @@ export function toPart(runs: readonly Run[], format: PlatformFormat): RenderedPa
 }
 
 export function joinBlocks(blocks: readonly Run[][]): Run[] {
-  return blocks.flatMap((block, i) => (i ? [SEPARATOR, ...block] : block));
+  const runs: Run[] = [];
+  blocks.forEach((block, i) => {
+    if (i) runs.push(SEPARATOR);
+    for (const run of block) runs.push(run);
+  });
+  return runs;
+}
+
+/** Packs blocks into parts within the format's limits. */
+export function splitBlocks(blocks: readonly Run[][], format: PlatformFormat): Run[][] {
+  const entities = entityLimits(format);
+  const prepared = normalizeBlocks(blocks, format).filter((block) => block.length);
+  const additive = format.additiveMeasure?.of === format.measure ? format.additiveMeasure : undefined;
+  const measureText = additive && additive.text.bind(additive);
+  const table = new RunTable(prepared, entities, measureText);
+  const maxLength = Math.max(1, format.maxLength);
+  const meter: Meter = measureText ? new AdditiveMeter(table, maxLength, entities, measureText) : new SerialisingMeter(table, entities, format);
+  return pack(table, meter).map((part) => meter.runsOf(part));
 }
 
 /**
- * Packs blocks into parts within `format.maxLength`. Assumes, as for every chat format, that the
- * measured length is at least the visible text length (markup only adds), which bounds the search.
+ * The blocks as the platform will write them. Normalised as one reply, not block by block: the
+ * platform's rules look at neighbours (Telegram's line-break rule), and a block's first or last
+ * line break has the separator as its neighbour. Cut back into blocks by visible offsets, which
+ * normalising keeps.
  */
-export function splitBlocks(blocks: readonly Run[][], format: PlatformFormat): Run[][] {
-  const serialize = format.serialize ?? plainSerialize;
-  const max = Math.max(1, format.maxLength);
-  const size = (runs: readonly Run[]): number => format.measure(serialize(runs));
-  const parts: Run[][] = [];
-  let current: Run[] = [];
-  const withBlock = (block: readonly Run[]): Run[] => (current.length ? [...current, SEPARATOR, ...block] : [...block]);
-
-  for (let block of blocks) {
-    while (block.length) {
-      const joined = withBlock(block);
-      if (size(joined) <= max) {
-        current = joined;
-        break;
+function normalizeBlocks(blocks: readonly Run[][], format: PlatformFormat): readonly (readonly Run[])[] {
+  const normalize = format.normalize;
+  if (!normalize) return blocks.map((block) => block.filter((run) => run.text));
+  const joined = joinBlocks(blocks);
+  const normalized = normalize(joined);
+  if (normalized === joined) return blocks;
+  const out: Run[][] = blocks.map(() => []);
+  let b = 0;
+  let blockEnd = visibleLength(blocks[0] ?? []);
+  let offset = 0; // visible offset in the joined reply
+  let blockStart = 0;
+  for (const run of normalized) {
+    let from = 0;
+    while (from < run.text.length) {
+      // Skip the separator after block b; move to the block holding this offset.
+      while (offset + from >= blockEnd + BLOCK_SEPARATOR.length && b < blocks.length - 1) {
+        blockStart = blockEnd + BLOCK_SEPARATOR.length;
+        b++;
+        blockEnd = blockStart + visibleLength(blocks[b]);
       }
-      if (current.length && size(block) <= max) {
-        // Block boundaries first: a block that fits a message of its own is never cut.
-        parts.push(current);
-        current = block;
-        break;
-      }
-      const cut = findCut(current, block, { max, size, hardAllowed: !current.length });
-      if (!cut) {
-        parts.push(current);
-        current = [];
+      const at = offset + from;
+      if (at >= blockEnd) {
+        from = Math.min(run.text.length, blockEnd + BLOCK_SEPARATOR.length - offset);
         continue;
       }
-      parts.push(withBlock(sliceRuns(block, 0, cut.end)));
-      current = [];
-      const rest = sliceRuns(block, cut.resume, Infinity);
-      block = visibleText(rest).trim() ? rest : [];
+      const to = Math.min(run.text.length, blockEnd - offset);
+      out[b].push(from === 0 && to === run.text.length ? run : { text: run.text.slice(from, to), marks: run.marks });
+      from = to;
     }
+    offset += run.text.length;
   }
-  if (current.length) parts.push(current);
-  return parts;
+  return out;
 }
 
-interface CutLimits {
-  max: number;
-  size: (runs: readonly Run[]) => number;
-  /** Only when the part is otherwise empty: a hard cut into a half-full part would be gratuitous. */
-  hardAllowed: boolean;
+function visibleLength(runs: readonly Run[]): number {
+  let length = 0;
+  for (const run of runs) length += run.text.length;
+  return length;
 }
 
-function findCut(current: readonly Run[], block: readonly Run[], limits: CutLimits): Cut | undefined {
-  const { max, size } = limits;
-  // Markup only adds to the measure, so no prefix longer than `max` visible units can fit.
-  const window = visibleText(sliceRuns(block, 0, max + 1));
-  const inPre = preMap(block, window.length);
-  const fits = (end: number): boolean =>
-    size(current.length ? [...current, SEPARATOR, ...sliceRuns(block, 0, end)] : sliceRuns(block, 0, end)) <= max;
-  const fullEnough = (end: number): boolean =>
-    size(current.length ? [...current, SEPARATOR, ...sliceRuns(block, 0, end)] : sliceRuns(block, 0, end)) >= max * MIN_FILL;
-
-  for (const tier of tiers(window, inPre)) {
-    const cut = largestFitting(tier, fits);
-    if (cut && fullEnough(cut.end)) return cut;
-  }
-  if (!limits.hardAllowed) return undefined;
-  return hardCut(window, fits);
+function entityLimits(format: PlatformFormat): EntityLimits | undefined {
+  const count = format.maxEntities ?? Infinity;
+  const size = format.maxEntitySize ?? Infinity;
+  if (count === Infinity && size === Infinity) return undefined;
+  const sizeOf = format.entitySize?.bind(format) ?? (() => 1);
+  return { count: Math.max(1, count), size: Math.max(1, size), sizeOf };
 }
 
-/** Candidate cuts by preference, each list in ascending order, none leaving an empty or blank part. */
-function tiers(text: string, inPre: boolean[]): Cut[][] {
-  const collect = (pattern: RegExp, wantPre: boolean): Cut[] => {
-    const cuts: Cut[] = [];
-    for (const match of text.matchAll(pattern)) {
-      const end = match.index;
-      if (end === 0 || inPre[end] !== wantPre || !text.slice(0, end).trim()) continue;
-      cuts.push({ end, resume: end + match[0].length });
-    }
-    return cuts;
+function pack(table: RunTable, meter: Meter): Part[] {
+  const parts: Part[] = [];
+  let part = new Part();
+  const send = (): void => {
+    parts.push(part);
+    part = new Part();
   };
-  return [
-    collect(/\n{2,}/g, false),
-    collect(/\n+/g, false),
-    collect(/[ \t]+/g, false),
-    collect(/\n+/g, true),
-    collect(/[ \t]+/g, true),
-  ];
-}
-
-/** Per visible offset: is this character inside a code block? */
-function preMap(block: readonly Run[], length: number): boolean[] {
-  const map: boolean[] = [];
-  for (const run of block) {
-    const pre = run.marks.some((mark) => mark.kind === 'pre');
-    for (let i = 0; i < run.text.length && map.length < length; i++) map.push(pre);
-    if (map.length >= length) break;
+  for (let b = 0; b < table.blockCount; b++) {
+    const end = table.blockLength(b);
+    let from = 0;
+    while (from < end) {
+      const limit = meter.limit(part, b, from);
+      if (limit === end) {
+        meter.add(part, b, from, end);
+        break;
+      }
+      // Block boundaries first: a block that fits a message of its own is never cut. (A part is
+      // never left half-filled by a cut, so here the block is still whole: from === 0.)
+      if (!part.empty && meter.limit(new Part(), b, from) === end) {
+        send();
+        meter.add(part, b, from, end);
+        break;
+      }
+      const start = from;
+      const current = part;
+      const cut = findCut(table, b, from, limit, (to) => meter.fill(current, b, start, to) >= MIN_FILL, part.empty);
+      if (!cut) {
+        send();
+        continue;
+      }
+      if (cut.end > from) {
+        meter.add(part, b, from, cut.end);
+        send();
+      }
+      from = cut.resume > table.lastVisible(b) ? end : cut.resume;
+    }
   }
-  return map;
-}
-
-function largestFitting(cuts: readonly Cut[], fits: (end: number) => boolean): Cut | undefined {
-  let lo = 0;
-  let hi = cuts.length - 1;
-  let best: Cut | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (fits(cuts[mid].end)) {
-      best = cuts[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return best;
-}
-
-/** The longest prefix that fits, moved back to a grapheme boundary (never half an emoji). */
-function hardCut(text: string, fits: (end: number) => boolean): Cut {
-  let lo = 1;
-  let hi = text.length;
-  let end = 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (fits(mid)) {
-      end = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  const segment = graphemes.segment(text).containing(end);
-  if (segment && segment.index > 0 && segment.index < end) end = segment.index;
-  // A single grapheme wider than the limit: still never split a surrogate pair.
-  if (isLowSurrogate(text.charCodeAt(end)) && isHighSurrogate(text.charCodeAt(end - 1))) end = end > 1 ? end - 1 : end + 1;
-  return { end, resume: end };
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
+  if (!part.empty) parts.push(part);
+  return parts;
 }

@@ -18,6 +18,41 @@ export interface PlatformFormat {
    * markup, and serialises each part on its own, so no tag ever straddles two parts.
    */
   serialize?(runs: readonly Run[]): string;
+  /**
+   * Optional fast path for the splitter: `measure` counts only the visible text, so a part's length
+   * is the sum over its runs and the splitter never has to serialise a candidate part to measure it.
+   */
+  readonly additiveMeasure?: AdditiveMeasure;
+  /**
+   * The runs as `serialize` will really write them (Telegram drops the marks its nesting rules
+   * forbid), so the splitter counts the entities that will be sent. Must be idempotent, keep the
+   * text, and `serialize(normalize(runs))` must equal `serialize(runs)`. Omitted: runs as they are.
+   */
+  normalize?(runs: readonly Run[]): readonly Run[];
+  /**
+   * Most formatting entities one message may carry. Each mark a run opens (one not already open
+   * on the run before it) is one entity. Omitted: no limit (e.g. plain text has no entities).
+   */
+  readonly maxEntities?: number;
+  /** Budget for the entities' own size, as counted by `entitySize`. Omitted: no limit. */
+  readonly maxEntitySize?: number;
+  /** What one entity costs against `maxEntitySize`. Omitted: 1 per entity. */
+  entitySize?(mark: Mark): number;
+}
+
+/**
+ * A measure that adds up over visible text: `measure(serialize(runs))` equals the sum of
+ * `text(run.text)` over the runs, and `text(a + b) === text(a) + text(b)` for pieces cut at grapheme
+ * boundaries. Markup counts nothing.
+ */
+export interface AdditiveMeasure {
+  /**
+   * The `measure` this one agrees with. The splitter takes the fast path only while
+   * `format.measure === additiveMeasure.of`, so a format copied with a measure of its own (one that
+   * counts markup, say) falls back to measuring serialised parts instead of being measured wrongly.
+   */
+  readonly of: (rendered: string) => number;
+  text(visible: string): number;
 }
 
 /** A formatting the layout can ask for; each platform serialiser maps it to its own markup. */
