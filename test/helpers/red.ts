@@ -27,6 +27,9 @@ export const MODULES = {
   telegramBot: 'telegram/telegram-bot.js',
   telegramIn: 'telegram/telegram-in.js',
   telegramOut: 'telegram/telegram-out.js',
+  slackApp: 'slack/slack-app.js',
+  slackIn: 'slack/slack-in.js',
+  slackOut: 'slack/slack-out.js',
 } as const;
 
 export type ModuleName = keyof typeof MODULES;
