@@ -4,7 +4,7 @@
  * in standard Markdown that Slack renders itself. Each update carries the whole text so far (see
  * agent/stream-throttle); what is new since the last append is appended, at most once per
  * interval, one call at a time, each in the chat's lane so the stream and other replies to the
- * channel keep their order.
+ * channel keep their order. slack-sender.ts plugs it into the kit as Slack's own stream view.
  *
  * Appending cannot be undone and a lost append cannot be known, so the final step makes the
  * message right whatever happened on the way: if everything appended is a prefix of the whole
@@ -13,6 +13,7 @@
  * the message ends equal to the whole reply. A reply longer than one message holds is stopped,
  * the streamed message removed, and the whole reply sent as mrkdwn parts (`overflow`).
  */
+import type { StreamKit } from '../core/kit/channel-sender';
 import { classify, UncertainError } from './send-errors';
 import type { SlackAddress } from './address';
 import { recentMessages } from './post-once';
@@ -25,14 +26,13 @@ export const NATIVE_MAX_CHARS = 12_000;
 export interface NativeStreamDeps {
   calls: WebCalls;
   address: SlackAddress;
-  /** Runs a call in the chat's lane. */
-  inChat<T>(task: () => Promise<T>): Promise<T>;
+  /** The kit's chat lane (every call runs in it) and where failures of intermediate appends go. */
+  lane: Pick<StreamKit<unknown>, 'inChat' | 'onError'>;
   intervalMs: number;
   /** The bot's ids, to recognise its own message after an uncertain start. */
   bot: () => { userId: string; botId: string } | undefined;
   /** Slack refused native streaming for this app: the caller streams by edits from here on. */
   unavailable(): void;
-  onError(error: unknown): void;
 }
 
 export type NativeFinish =
@@ -93,7 +93,7 @@ export class NativeStream {
     const { calls, address } = this.d;
     const md = inertMarkdown(whole);
     if (md.length > NATIVE_MAX_CHARS) {
-      await this.d.inChat(async () => {
+      await this.d.lane.inChat(async () => {
         await this.stop(ts);
         await calls.call('chat.delete', { channel: address.channel, ts }, { idempotent: true }).catch((err: unknown) => {
           if (classify(err).kind !== 'refused') throw err;
@@ -101,7 +101,7 @@ export class NativeStream {
       });
       return { kind: 'overflow' };
     }
-    const buttonsLeft = await this.d.inChat(async () => {
+    const buttonsLeft = await this.d.lane.inChat(async () => {
       if (!this.diverged && md.startsWith(this.appended)) {
         const rest = md.slice(this.appended.length);
         try {
@@ -145,7 +145,7 @@ export class NativeStream {
     if (this.finished) return;
     this.lastSyncAt = Date.now();
     const run = this.tail.then(() => (this.finished ? undefined : this.sync()));
-    this.tail = run.catch((err: unknown) => this.d.onError(err));
+    this.tail = run.catch((err: unknown) => this.d.lane.onError(err));
   }
 
   private async sync(): Promise<void> {
@@ -158,7 +158,7 @@ export class NativeStream {
     // Past one message's worth the stream only waits for its final part (finish says what then).
     const delta = md.slice(this.appended.length, NATIVE_MAX_CHARS);
     if (!delta.trim()) return;
-    await this.d.inChat(() => (this.ts ? this.append(this.ts, delta) : this.start(delta)));
+    await this.d.lane.inChat(() => (this.ts ? this.append(this.ts, delta) : this.start(delta)));
   }
 
   private async start(delta: string): Promise<void> {

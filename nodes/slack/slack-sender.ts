@@ -1,22 +1,23 @@
 /**
- * Slack's part of the out side. Whole replies and streams shown by editing one message go through
- * the channel kit's ChannelSender with SlackDelivery (post, update, delete; buttons and files);
- * three things are Slack's own and live in SlackSender around it:
+ * Slack's part of the out side (the kit's PlatformDelivery): how the messages of one reply become
+ * Web API calls. Whole replies are posts (buttons in blocks under the last one, a file after the
+ * text); a stream by edits is chat.postMessage / chat.update / chat.delete. Two things are Slack's
+ * own and plug into the kit where it leaves room for them:
  *
  *  - native streaming (native-stream.ts) for replies in a thread, where Slack grows the message
- *    itself; the kit streams by edits everywhere else (top-level messages, a workspace that
- *    refuses native streams), and takes over a stream Slack refused to start;
- *  - the "is thinking…" status of AI-app threads (assistant.threads.setStatus) while the agent
- *    works. Slack has no typing indicator for bots anywhere else, so nothing is shown there;
- *  - which thread the bot takes part in (noted on every post in a channel thread).
+ *    itself (`openStream`); the kit streams by edits everywhere else (top-level messages, a
+ *    workspace that refuses native streams) and takes over a stream Slack refused to start;
+ *  - the "is thinking…" status of AI-app threads (assistant.threads.setStatus) as the typing
+ *    signal, set again about every 30 s and in the chat's lane. Slack has no typing indicator for
+ *    bots anywhere else, so nothing is shown there.
  *
- * Every call to one channel runs in the kit's per-chat lane, so replies keep the order they left
- * the flow in; rate limits and retries are the connection's (web-calls.ts), and a post is made
- * exactly once even when its answer is lost (post-once.ts).
+ * Every post in a channel thread notes the thread as one the bot takes part in. Ordering, streams
+ * and typing book-keeping are the kit's ChannelSender; rate limits and retries are the
+ * connection's (web-calls.ts), and a post is made exactly once even when its answer is lost
+ * (post-once.ts).
  */
-import { renderAndSplit, TypingKeeper, type PlatformFormat, type RenderedPart } from '../core/delivery';
-import { ChannelSender, NoConnectionError, type Delivered, type PlatformDelivery } from '../core/kit/channel-sender';
-import { DEFAULT_STREAM_IDLE_MS } from '../core/kit/stream-book';
+import { DEFAULT_EDIT_INTERVAL_MS, renderAndSplit, type PlatformFormat, type RenderedPart } from '../core/delivery';
+import { ChannelSender, NoConnectionError, type Delivered, type PlatformDelivery, type StreamKit, type StreamView } from '../core/kit/channel-sender';
 import type { Outbound } from '../core/outbound';
 import type { SlackAddress } from './address';
 import { SECTION_MAX, withText, type Block } from './blocks';
@@ -56,6 +57,9 @@ export interface SenderOptions {
 const FORMAT: PlatformFormat = SLACK_TEMP_FORMAT;
 const SECTION_FORMAT: PlatformFormat = withMaxLength(FORMAT, SECTION_MAX, `${FORMAT.name}-section`);
 
+/** Slack clears an assistant status after a while; set again well before. */
+const STATUS_INTERVAL_MS = 30_000;
+
 export class NoAppError extends NoConnectionError {}
 
 function connectionOf(opts: SenderOptions): SlackConnection {
@@ -64,13 +68,20 @@ function connectionOf(opts: SenderOptions): SlackConnection {
   return c;
 }
 
+/** A post in a channel thread makes the thread one the bot takes part in (DMs are the bot's anyway). */
+function noteThread(c: SlackConnection, address: SlackAddress): void {
+  if (address.threadTs && !address.channel.startsWith('D')) c.threads.note(address.channel, address.threadTs);
+}
+
 class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
   readonly format = FORMAT;
+  readonly typingIntervalMs: number;
+  /** A status set after the reply was posted would show "is thinking…" under the answer. */
+  readonly typingInChat = true;
 
-  constructor(
-    private readonly opts: SenderOptions,
-    private readonly typingStop: (key: string) => void,
-  ) {}
+  constructor(private readonly opts: SenderOptions) {
+    this.typingIntervalMs = opts.typingIntervalMs ?? STATUS_INTERVAL_MS;
+  }
 
   /** A file or buttons are sent even with no text. */
   hasExtra(reply: SlackReply): boolean {
@@ -79,7 +90,6 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
 
   async sendWhole(reply: SlackReply, parts: RenderedPart[]): Promise<number> {
     const { address, buttons, file } = reply;
-    this.typingStop(address.typingKey);
     // Text beside buttons goes in a section block, which holds 3,000 characters.
     const text = buttons && parts.length ? renderAndSplit(reply.out.text, SECTION_FORMAT) : parts;
     let sent = 0;
@@ -105,10 +115,7 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
   stream(reply: SlackReply) {
     const { address } = reply;
     return {
-      send: async (part: RenderedPart) => {
-        this.typingStop(address.typingKey);
-        return (await this.post(address, part.text)).ts;
-      },
+      send: async (part: RenderedPart) => (await this.post(address, part.text)).ts,
       edit: async (ts: string, part: RenderedPart) => {
         await connectionOf(this.opts).calls.call('chat.update', { channel: address.channel, ts, text: part.text }, { idempotent: true });
       },
@@ -123,9 +130,19 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
     };
   }
 
+  /** Replies in a thread stream natively where the app and workspace allow it. */
+  openStream(reply: SlackReply, kit: StreamKit<SlackReply>): StreamView<SlackReply> | undefined {
+    const c = this.opts.connection();
+    const { address } = reply;
+    if (!c || !this.opts.nativeStreaming || !c.features.nativeStream || !address.threadTs) return undefined;
+    // Outside a DM a stream must name its reader.
+    if (!address.channel.startsWith('D') && (address.userId === undefined || address.teamId === undefined)) return undefined;
+    return new NativeView(this, c, reply, kit, this.opts.editIntervalMs ?? DEFAULT_EDIT_INTERVAL_MS);
+  }
+
   /** Buttons go under the last streamed message once it is whole; the file follows. */
   async afterStream(reply: SlackReply, ids: string[]): Promise<number> {
-    const { address, buttons, file } = reply;
+    const { address, buttons } = reply;
     let sent = 0;
     if (buttons && ids.length) {
       const last = renderAndSplit(reply.out.text, FORMAT).at(-1);
@@ -137,11 +154,33 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
         sent += 1;
       }
     }
-    if (file) {
-      await this.upload(address, file);
+    return sent + (await this.fileAfter(reply));
+  }
+
+  /** After a native stream: the buttons it could not carry, then the file. */
+  async afterNative(reply: SlackReply, buttonsLeft: boolean): Promise<number> {
+    let sent = 0;
+    if (buttonsLeft && reply.buttons) {
+      await this.post(reply.address, '', reply.buttons);
       sent += 1;
     }
-    return sent;
+    return sent + (await this.fileAfter(reply));
+  }
+
+  /** The "is thinking…" status, only in AI-app threads. */
+  typing(address: SlackAddress): (() => Promise<unknown>) | undefined {
+    const c = this.opts.connection();
+    if (!address.assistantThread || !address.threadTs || !c?.features.assistant) return undefined;
+    const args = { channel_id: address.channel, thread_ts: address.threadTs, status: this.opts.status };
+    return async () => {
+      if (!c.features.assistant) return;
+      await c.calls.call('assistant.threads.setStatus', args, { idempotent: true, optional: true }).catch((err: unknown) => {
+        // A workspace or app without the AI-app surface refuses the status for good: stop asking.
+        const kind = classify(err).kind;
+        if (kind === 'refused' || kind === 'scope') c.features.assistant = false;
+        throw err;
+      });
+    };
   }
 
   /** One message, exactly once; notes the thread as one the bot takes part in. */
@@ -154,8 +193,14 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
       ...(address.threadTs ? { thread_ts: address.threadTs } : {}),
       ...(buttons ? { blocks: withText(text, buttons) } : {}),
     });
-    if (address.threadTs && !address.channel.startsWith('D')) c.threads.note(address.channel, address.threadTs);
+    noteThread(c, address);
     return posted;
+  }
+
+  private async fileAfter(reply: SlackReply): Promise<number> {
+    if (!reply.file) return 0;
+    await this.upload(reply.address, reply.file);
+    return 1;
   }
 
   private async upload(address: SlackAddress, file: OutFile): Promise<void> {
@@ -178,149 +223,63 @@ function buttonLabels(blocks: Block[]): string {
   return labels.join(' · ') || ' ';
 }
 
-interface OpenNative {
-  stream: NativeStream;
-  lastSeq: number;
-  lastSeen: number;
-}
+/** A reply Slack grows itself; the kit's edits take over if Slack refuses to start it. */
+class NativeView implements StreamView<SlackReply> {
+  private readonly native: NativeStream;
+  private edits: StreamView<SlackReply> | undefined;
 
-/** Slack's out side: the kit's sender with Slack's delivery, native streams and the assistant status. */
-export class SlackSender {
-  private readonly kit: ChannelSender<SlackAddress, SlackReply>;
-  private readonly delivery: SlackDelivery;
-  private readonly typing: TypingKeeper;
-  private readonly native = new Map<string, OpenNative>();
-  /** Streams the kit shows (by edits): those it was given first, or that Slack refused to stream natively. */
-  private readonly byKit = new Map<string, number>();
-
-  constructor(private readonly opts: SenderOptions) {
-    this.typing = new TypingKeeper({ intervalMs: opts.typingIntervalMs ?? 30_000, onError: (error) => opts.onBackgroundError?.(error) });
-    this.delivery = new SlackDelivery(opts, (key) => this.typing.stop(key));
-    this.kit = new ChannelSender(this.delivery, {
-      // The assistant status is ours (below); the kit's typing keeper is not used.
-      typing: false,
-      ...(opts.editIntervalMs !== undefined ? { editIntervalMs: opts.editIntervalMs } : {}),
-      ...(opts.streamIdleMs !== undefined ? { streamIdleMs: opts.streamIdleMs } : {}),
-      ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
-    });
-  }
-
-  async deliver(reply: SlackReply): Promise<Delivered> {
-    this.forgetIdle();
-    const { out, address } = reply;
-    if (out.event) return this.startTyping(out.event, address);
-    // Stopped before the reply is queued: a status refresh queued after it would show "is thinking…" under the answer.
-    this.typing.stop(address.typingKey);
-    if (!out.stream) return this.kit.deliver(reply);
-    const id = out.stream.id;
-    if (this.byKit.has(id) || (!this.native.has(id) && !this.nativeApplies(address))) {
-      if (out.stream.done) this.byKit.delete(id);
-      else this.byKit.set(id, Date.now());
-      return this.kit.deliver(reply);
-    }
-    return this.nativePart(reply);
-  }
-
-  close(): void {
-    this.typing.close();
-    for (const s of this.native.values()) s.stream.close();
-    this.native.clear();
-    this.kit.close();
-  }
-
-  private nativeApplies(address: SlackAddress): boolean {
-    const c = this.opts.connection();
-    if (!this.opts.nativeStreaming || !c?.features.nativeStream || !address.threadTs) return false;
-    // Outside a DM a stream must name its reader.
-    return address.channel.startsWith('D') || (address.userId !== undefined && address.teamId !== undefined);
-  }
-
-  private async nativePart(reply: SlackReply): Promise<Delivered> {
-    const { out, address } = reply;
-    const info = out.stream!;
-    const known = this.native.get(info.id);
-    if (!info.done) {
-      if (known && info.seq <= known.lastSeq) return { kind: 'skipped' };
-      if (known?.stream.isRefused) return this.handOver(info.id, reply);
-      const s = known ?? { stream: this.openNative(reply), lastSeq: -1, lastSeen: Date.now() };
-      if (!known) this.native.set(info.id, s);
-      s.lastSeq = info.seq;
-      s.lastSeen = Date.now();
-      s.stream.update(out.text);
-      return { kind: 'streaming' };
-    }
-    this.native.delete(info.id);
-    if (!known) return this.kit.deliver(reply);
-    const result = await known.stream.finish(out.text, reply.buttons);
-    if (result.kind !== 'done') return this.kit.deliver({ ...reply, out: { ...out, stream: undefined } });
-    let messages = 1;
-    if (result.buttonsLeft || reply.file) {
-      messages += await this.kit.inChat(address, async () => {
-        let n = 0;
-        if (result.buttonsLeft && reply.buttons) {
-          await this.delivery.post(address, '', reply.buttons);
-          n += 1;
-        }
-        if (reply.file) n += await this.delivery.afterStream({ ...reply, buttons: undefined }, []);
-        return n;
-      });
-    }
-    if (address.threadTs && !address.channel.startsWith('D')) this.opts.connection()?.threads.note(address.channel, address.threadTs);
-    return { kind: 'sent', messages };
-  }
-
-  /** Slack refused to start a native stream: the kit shows the rest of it by edits. */
-  private handOver(id: string, reply: SlackReply): Promise<Delivered> {
-    this.native.get(id)?.stream.close();
-    this.native.delete(id);
-    this.byKit.set(id, Date.now());
-    return this.kit.deliver(reply);
-  }
-
-  private openNative(reply: SlackReply): NativeStream {
-    const { address } = reply;
-    const c = connectionOf(this.opts);
-    return new NativeStream({
+  constructor(
+    private readonly delivery: SlackDelivery,
+    private readonly c: SlackConnection,
+    reply: SlackReply,
+    private readonly kit: StreamKit<SlackReply>,
+    intervalMs: number,
+  ) {
+    this.native = new NativeStream({
       calls: c.calls,
-      address,
-      inChat: (task) => this.kit.inChat(address, task),
-      intervalMs: this.opts.editIntervalMs ?? 1000,
+      address: reply.address,
+      lane: kit,
+      intervalMs,
       bot: () => c.identity,
       unavailable: () => {
         c.features.nativeStream = false;
       },
-      onError: (error) => this.opts.onBackgroundError?.(error),
     });
   }
 
-  private startTyping(event: string, address: SlackAddress): Delivered {
-    const c = this.opts.connection();
-    if (event !== 'typing' || !this.opts.typing || !address.assistantThread || !address.threadTs || !c?.features.assistant) return { kind: 'skipped' };
-    const args = { channel_id: address.channel, thread_ts: address.threadTs, status: this.opts.status };
-    this.typing.start(address.typingKey, () =>
-      this.kit.inChat(address, () =>
-        c.calls.call('assistant.threads.setStatus', args, { idempotent: true, optional: true }).catch((err: unknown) => {
-          // A workspace or app without the AI-app surface refuses the status for good: stop asking.
-          const kind = classify(err).kind;
-          if (kind === 'refused' || kind === 'scope') {
-            c.features.assistant = false;
-            this.typing.stop(address.typingKey);
-          }
-          throw err;
-        }),
-      ),
-    );
-    return { kind: 'typing' };
+  update(textSoFar: string): void {
+    if (!this.edits && this.native.isRefused) {
+      this.native.close();
+      this.edits = this.kit.byEdits();
+    }
+    if (this.edits) this.edits.update(textSoFar);
+    else this.native.update(textSoFar);
   }
 
-  private forgetIdle(): void {
-    const cutoff = Date.now() - (this.opts.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS);
-    for (const [id, s] of this.native) {
-      if (s.lastSeen < cutoff) {
-        s.stream.close();
-        this.native.delete(id);
-      }
-    }
-    for (const [id, seen] of this.byKit) if (seen < cutoff) this.byKit.delete(id);
+  async finish(reply: SlackReply): Promise<number | undefined> {
+    if (this.edits) return this.edits.finish(reply);
+    const result = await this.native.finish(reply.out.text, reply.buttons);
+    // Never started, or longer than one message: the kit sends the reply whole.
+    if (result.kind !== 'done') return undefined;
+    const extra = result.buttonsLeft || reply.file ? await this.kit.inChat(() => this.delivery.afterNative(reply, result.buttonsLeft)) : 0;
+    noteThread(this.c, reply.address);
+    return 1 + extra;
+  }
+
+  close(): void {
+    this.native.close();
+    this.edits?.close();
+  }
+}
+
+/** Slack's out side: the kit's sender with Slack's delivery, native streams and the assistant status. */
+export class SlackSender extends ChannelSender<SlackAddress, SlackReply> {
+  constructor(opts: SenderOptions) {
+    super(new SlackDelivery(opts), {
+      typing: opts.typing,
+      ...(opts.editIntervalMs !== undefined ? { editIntervalMs: opts.editIntervalMs } : {}),
+      ...(opts.streamIdleMs !== undefined ? { streamIdleMs: opts.streamIdleMs } : {}),
+      ...(opts.onBackgroundError ? { onBackgroundError: opts.onBackgroundError } : {}),
+    });
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The bot config node's settings as the editor saves them, checked and turned into connection
  * options. Kept apart from Node-RED so the rules (apiRoot without trailing slash, webhook path,
- * bounded timings) are tested on their own.
+ * bounded timings) are tested on their own; the readings every platform shares are the kit's
+ * (config-values.ts).
  */
+import { baseUrl, boundedNumber as seconds, routePath } from '../core/kit/config-values';
 import { DEFAULTS, type TelegramMode } from './connection';
 
 export interface TelegramBotDef {
@@ -45,23 +47,13 @@ export interface BotSettings {
 /** i18n keys under `telegram-bot.errors`. */
 export type BotProblem = 'noToken' | 'badToken' | 'noWebhookUrl' | 'badWebhookUrl' | 'badApiRoot' | 'noHttp' | 'pathInUse';
 
-function seconds(v: unknown, fallback: number, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, n));
-}
-
 /** A path on Node-RED's HTTP server: one leading slash, no trailing one. */
 export function normalizeWebhookPath(path: string | undefined, nodeId: string): string {
-  const p = (path ?? '').trim() || `/chatgate/telegram/${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-  return `/${p.replace(/^\/+/, '').replace(/\/+$/, '')}`;
+  return routePath(path, '/chatgate/telegram', nodeId);
 }
 
 /** The Bot API root without trailing slash (grammy throws on one); undefined = Telegram's own. */
-export function normalizeApiRoot(apiRoot: string | undefined): string | undefined {
-  const r = (apiRoot ?? '').trim().replace(/\/+$/, '');
-  return r === '' ? undefined : r;
-}
+export const normalizeApiRoot = baseUrl;
 
 export function readBotSettings(def: TelegramBotDef, credentials: TelegramBotCredentials): { settings: BotSettings; problems: BotProblem[] } {
   const problems: BotProblem[] = [];
@@ -72,7 +64,7 @@ export function readBotSettings(def: TelegramBotDef, credentials: TelegramBotCre
   const mode: TelegramMode = def.mode === 'webhook' ? 'webhook' : 'polling';
   const apiRoot = normalizeApiRoot(def.apiRoot);
   if (apiRoot && !/^https?:\/\/[^\s/]+/.test(apiRoot)) problems.push('badApiRoot');
-  const webhookUrl = (def.webhookUrl ?? '').trim().replace(/\/+$/, '');
+  const webhookUrl = baseUrl(def.webhookUrl) ?? '';
   if (mode === 'webhook') {
     if (!webhookUrl) problems.push('noWebhookUrl');
     else if (!/^https?:\/\/[^\s/]+/.test(webhookUrl)) problems.push('badWebhookUrl');

@@ -8,8 +8,11 @@
  * from a network loss in the status, back off on our terms, notice a getUpdates that never answers
  * (a half-open socket behind a NAT) and restart it, and know for certain when the loop has ended,
  * so a redeploy never leaves two pollers on one token.
+ *
+ * The life cycle every platform shares (start and stop one after another, a status emitted once
+ * per change, ready(), the update handlers, one poller per token in the process) is the channel
+ * kit's LiveConnection; what is here is Telegram's.
  */
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { autoRetry } from '@grammyjs/auto-retry';
@@ -18,6 +21,7 @@ import { Api, Bot, GrammyError, HttpError, webhookCallback } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { ChannelState } from '../core/channels';
 import { errorText, field, numberField, textField, truncate } from '../core/error-text';
+import { abortableSleep as sleep, LiveConnection, oneAtATime, Stopped, untilAborted as untilStopped } from '../core/kit/live-connection';
 import { redact as redactSecrets } from '../core/redact';
 import { telegramAdapter, type WebhookHandler } from './webhook-adapter';
 import { NETWORK_RETRY_DEFAULTS, networkRetry } from './network-retry';
@@ -96,32 +100,10 @@ function tokenKey(token: string, apiRoot: string | undefined): string {
   return createHash('sha256').update(`${apiRoot ?? ''}\n${token}`).digest('hex');
 }
 
-class Stopped extends Error {}
-
-/** A sleep that stop() can cut short. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Stopped());
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new Stopped());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function untilStopped(stop: AbortSignal): Promise<void> {
-  return new Promise((r) => (stop.aborted ? r() : stop.addEventListener('abort', () => r(), { once: true })));
-}
-
-/** Runs `call` with an abort signal that fires after `ms` or when `outer` aborts. */
 /** grammy types its signals with the abort-controller polyfill; Node's own AbortSignal is what it gets at run time. */
 type ApiSignal = NonNullable<Parameters<Api['getMe']>[0]>;
 
+/** Runs `call` with an abort signal that fires after `ms` or when `outer` aborts. */
 async function withTimeout<T>(ms: number, outer: AbortSignal, call: (signal: ApiSignal) => Promise<T>): Promise<{ value: T } | { timedOut: true }> {
   const ac = new AbortController();
   let timedOut = false;
@@ -150,23 +132,15 @@ export declare interface TelegramConnection {
   on(event: 'log', listener: (level: 'warn' | 'error', key: string, params: Record<string, string>) => void): this;
 }
 
-export class TelegramConnection extends EventEmitter {
+export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFromGetMe, Update> {
   /** For sending: auto-retry (retry_after, 5xx, network) and, unless turned off, the throttler. */
   readonly api: Api;
   /** The same bot without retries or throttling: for lifecycle calls that have their own policy. */
   readonly rawApi: Api;
   private readonly bot: Bot;
-  private readonly handlers = new Set<UpdateHandler>();
-  private current: ConnectionStatus = { state: 'stopped', key: 'stopped', params: {} };
-  private me: UserFromGetMe | undefined;
-  private stopper: AbortController | undefined;
-  private running: Promise<void> | undefined;
-  /** Start and stop requests run one after another, so a stop is finished before a start begins. */
-  private lifecycle: Promise<void> = Promise.resolve();
-  private readyWaiters: Array<(me: UserFromGetMe) => void> = [];
 
   constructor(readonly options: ConnectionOptions) {
-    super();
+    super({ state: 'stopped', key: 'stopped', params: {} });
     const client = options.apiRoot ? { apiRoot: options.apiRoot } : {};
     this.bot = new Bot(options.token, { client });
     this.rawApi = new Api(options.token, client);
@@ -180,83 +154,23 @@ export class TelegramConnection extends EventEmitter {
     this.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 60, rethrowHttpErrors: true }));
     this.api.config.use(networkRetry({ ...NETWORK_RETRY_DEFAULTS, delayMs: options.backoffMinMs }));
     this.bot.use(async (ctx) => {
-      await this.dispatch(ctx.update);
+      await this.handOut(ctx.update);
     });
-    this.bot.catch(() => undefined); // dispatch never throws; this only guards grammy itself
-    this.setMaxListeners(0);
-  }
-
-  get status(): ConnectionStatus {
-    return this.current;
+    this.bot.catch(() => undefined); // handOut never throws; this only guards grammy itself
   }
 
   /** The bot's own user (id, username...) once getMe answered. */
   get botInfo(): UserFromGetMe | undefined {
-    return this.me;
-  }
-
-  /** Resolves with the bot's user once the connection is up (getMe answered). */
-  ready(): Promise<UserFromGetMe> {
-    if (this.me) return Promise.resolve(this.me);
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    return this.known;
   }
 
   /** Receives every update (polling or webhook); returns the function that removes the handler. */
   onUpdate(handler: UpdateHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
+    return this.subscribe(handler);
   }
 
-  /** Opens the connection; `receive` also starts polling or the webhook. Idempotent. */
-  start(receive: boolean): Promise<void> {
-    this.lifecycle = this.lifecycle.then(async () => {
-      if (this.running) {
-        if (this.receiving === receive) return;
-        await this.halt();
-      }
-      this.receiving = receive;
-      const stopper = new AbortController();
-      this.stopper = stopper;
-      this.running = this.run(receive, stopper.signal).catch((err: unknown) => {
-        if (!(err instanceof Stopped)) this.fail(err);
-      });
-    });
-    return this.lifecycle;
-  }
-
-  private receiving = false;
-
-  /** Stops polling or the webhook and resolves once the last getUpdates has ended. */
-  stop(): Promise<void> {
-    this.lifecycle = this.lifecycle.then(() => this.halt());
-    return this.lifecycle;
-  }
-
-  private async halt(): Promise<void> {
-    if (!this.running) return;
-    this.stopper?.abort();
-    await this.running;
-    this.running = undefined;
-    this.stopper = undefined;
-    this.setStatus({ state: 'stopped', key: 'stopped', params: {} });
-  }
-
-  private async dispatch(update: Update): Promise<void> {
-    for (const h of [...this.handlers]) {
-      try {
-        await h(update);
-      } catch (err) {
-        this.emit('log', 'error', 'telegram-bot.errors.handler', { message: this.clean(err) });
-      }
-    }
-  }
-
-  private setStatus(s: ConnectionStatus): void {
-    // Retries repeat the same status; users need to hear it once.
-    const c = this.current;
-    if (c.state === s.state && c.key === s.key && JSON.stringify(c.params) === JSON.stringify(s.params)) return;
-    this.current = s;
-    this.emit('status', s);
+  private handOut(update: Update): Promise<void> {
+    return this.dispatch(update, (err) => this.emit('log', 'error', 'telegram-bot.errors.handler', { message: this.clean(err) }));
   }
 
   /** One token-free line for any failure; never throws (it runs in rejection handlers). */
@@ -270,7 +184,7 @@ export class TelegramConnection extends EventEmitter {
     return truncate(redact(text.trim(), this.options.token), 300);
   }
 
-  private fail(err: unknown): void {
+  protected failed(err: unknown): void {
     const message = this.clean(err);
     this.setStatus({ state: 'error', key: 'error', params: { message }, message });
     this.emit('log', 'error', 'telegram-bot.errors.failed', { message });
@@ -299,7 +213,7 @@ export class TelegramConnection extends EventEmitter {
     };
   }
 
-  private async run(receive: boolean, stop: AbortSignal): Promise<void> {
+  protected async run(receive: boolean, stop: AbortSignal): Promise<void> {
     this.setStatus({ state: 'connecting', key: 'connecting', params: {} });
     const me = await this.identify(stop);
     if (!me) return;
@@ -318,10 +232,8 @@ export class TelegramConnection extends EventEmitter {
       try {
         const r = await withTimeout(this.options.callTimeoutMs, stop, (signal) => this.rawApi.getMe(signal));
         if ('value' in r) {
-          this.me = r.value;
           this.bot.botInfo = r.value;
-          for (const w of this.readyWaiters.splice(0)) w(r.value);
-          this.emit('ready', r.value);
+          this.identified(r.value);
           return r.value;
         }
         const seconds = String(Math.round(this.options.callTimeoutMs / 100) / 10);
@@ -340,23 +252,9 @@ export class TelegramConnection extends EventEmitter {
     }
   }
 
-  private async poll(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
+  private poll(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
     const key = tokenKey(this.options.token, this.options.apiRoot);
-    const previous = pollers.get(key);
-    let finished!: () => void;
-    const mine = new Promise<void>((r) => (finished = r));
-    pollers.set(key, mine);
-    try {
-      if (previous) {
-        this.setStatus({ state: 'connecting', key: 'waitingForOther', params: {} });
-        await Promise.race([previous, untilStopped(stop)]);
-        if (stop.aborted) throw new Stopped();
-      }
-      await this.pollLoop(me, stop);
-    } finally {
-      finished();
-      if (pollers.get(key) === mine) pollers.delete(key);
-    }
+    return oneAtATime(pollers, key, stop, () => this.setStatus({ state: 'connecting', key: 'waitingForOther', params: {} }), () => this.pollLoop(me, stop));
   }
 
   private async pollLoop(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
@@ -410,7 +308,7 @@ export class TelegramConnection extends EventEmitter {
           const id = (update as { update_id?: unknown } | null)?.update_id;
           if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) offset = id + 1;
           // grammy cannot take a non-object; the in nodes still see it, to count and report it.
-          if (update === null || typeof update !== 'object') await this.dispatch(update as Update);
+          if (update === null || typeof update !== 'object') await this.handOut(update as Update);
           else await this.bot.handleUpdate(update as Update).catch(() => undefined);
         }
         if (offset !== before) {
@@ -424,7 +322,7 @@ export class TelegramConnection extends EventEmitter {
         } else {
           // The poll was held until (about) its timeout: long polling works.
           early = 0;
-          if (this.current.key === 'noLongPoll') this.connected(me, 'connected');
+          if (this.status.key === 'noLongPoll') this.connected(me, 'connected');
         }
       } catch (err) {
         if (err instanceof Stopped || stop.aborted) break;

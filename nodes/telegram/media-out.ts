@@ -1,10 +1,10 @@
 /**
  * Photos and documents out: `msg.photo` / `msg.document` as a URL (or a Telegram file id) or as
- * the bytes. A Buffer that went through JSON (`{ type: 'Buffer', data: [...] }`) is accepted too,
- * since that is how bytes look after a file-in node's output was stored or sent over a link.
+ * the bytes (read by the kit's bytesOf, which also takes a Buffer that went through JSON).
  */
 import { InputFile } from 'grammy';
 import type { Result } from '../core/envelope';
+import { bytesOf } from '../core/kit/out-bytes';
 
 export type MediaKind = 'photo' | 'document';
 
@@ -20,21 +20,13 @@ const MAX_BYTES: Record<MediaKind, number> = { photo: 10 * 1024 * 1024, document
 /** Longest caption Telegram accepts, counted on the visible text like a message. */
 export const MAX_CAPTION = 1024;
 
-function asBuffer(value: unknown): Buffer | undefined {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value);
-  const v = value as { type?: unknown; data?: unknown } | null;
-  if (v && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]);
-  return undefined;
-}
-
 function readOne(kind: MediaKind, value: unknown, filename: unknown): Result<OutMedia> {
   const field = `msg.${kind}`;
   if (typeof value === 'string') {
     if (!value.trim()) return { ok: false, error: `${field}: empty` };
     return { ok: true, value: { kind, file: value.trim() } };
   }
-  const bytes = asBuffer(value);
+  const bytes = bytesOf(value);
   if (!bytes) return { ok: false, error: `${field}: expected a URL, a Telegram file id or a Buffer` };
   if (bytes.length === 0) return { ok: false, error: `${field}: the Buffer is empty` };
   if (bytes.length > MAX_BYTES[kind]) {

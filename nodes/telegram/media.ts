@@ -1,8 +1,10 @@
 /**
  * Telegram media as envelope attachments (file id and metadata, never a URL: Telegram's download
- * URLs carry the bot token), and the optional download of the bytes, capped in size.
+ * URLs carry the bot token), and the optional download of the bytes, capped in size (the kit's
+ * fetchCapped).
  */
 import type { Attachment } from '../core/envelope';
+import { downloadFailure, fetchCapped, type DownloadedFile, type DownloadFailure } from '../core/kit/capped-fetch';
 import type { TgMessage } from './update-schema';
 
 /** Telegram's Bot API serves at most 20 MB per file (a self-hosted server serves more). */
@@ -40,14 +42,7 @@ export function attachmentsOf(m: TgMessage): Attachment[] {
   return out;
 }
 
-export interface DownloadedFile {
-  kind: string;
-  fileId: string;
-  name?: string;
-  mimeType?: string;
-  size: number;
-  data: Buffer;
-}
+export type { DownloadedFile };
 
 /** What the in node needs to fetch a file; the URL never leaves this module's caller. */
 export interface FileSource {
@@ -55,7 +50,7 @@ export interface FileSource {
   fileUrl(filePath: string): string;
 }
 
-export type DownloadResult = { ok: true; file: DownloadedFile } | { ok: false; reason: 'tooLarge' | 'failed'; message?: string };
+export type DownloadResult = { ok: true; file: DownloadedFile } | DownloadFailure;
 
 /** Downloads one attachment's bytes, refusing anything over `maxBytes` before and while reading. */
 export async function download(a: Attachment, source: FileSource, maxBytes: number, timeoutMs = 30000): Promise<DownloadResult> {
@@ -65,29 +60,12 @@ export async function download(a: Attachment, source: FileSource, maxBytes: numb
     const info = await source.getFile(a.fileId);
     if (info.file_size !== undefined && info.file_size > maxBytes) return { ok: false, reason: 'tooLarge' };
     if (!info.file_path) return { ok: false, reason: 'failed', message: 'no file_path' };
-    const res = await fetch(source.fileUrl(info.file_path), { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok || !res.body) return { ok: false, reason: 'failed', message: `HTTP ${res.status}` };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
-      if (size > maxBytes) return { ok: false, reason: 'tooLarge' };
-      chunks.push(Buffer.from(chunk));
-    }
-    return {
-      ok: true,
-      file: {
-        kind: a.kind,
-        fileId: a.fileId,
-        ...(a.name ? { name: a.name } : {}),
-        ...(a.mimeType ? { mimeType: a.mimeType } : {}),
-        size,
-        data: Buffer.concat(chunks, size),
-      },
-    };
+    // The URL holds the token: it goes to fetchCapped and nowhere else.
+    const r = await fetchCapped(source.fileUrl(info.file_path), { maxBytes, timeoutMs });
+    if (!r.ok) return r;
+    const file = { kind: a.kind, fileId: a.fileId, ...(a.name ? { name: a.name } : {}), ...(a.mimeType ? { mimeType: a.mimeType } : {}), size: r.data.length, data: r.data };
+    return { ok: true, file };
   } catch (err) {
-    // The message of a failed fetch can hold the URL, and the URL holds the token: say less.
-    const e = err as Error;
-    return { ok: false, reason: 'failed', message: e.name === 'TimeoutError' ? 'timeout' : e.name || 'error' };
+    return downloadFailure(err);
   }
 }

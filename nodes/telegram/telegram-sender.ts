@@ -43,6 +43,8 @@ type SendOptions = NonNullable<Parameters<Api['sendMessage']>[2]>;
 
 class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramReply> {
   readonly format = TELEGRAM_HTML;
+  /** Telegram shows a chat action for about 5 s. */
+  readonly typingIntervalMs = 4000;
 
   constructor(private readonly opts: SenderOptions) {}
 

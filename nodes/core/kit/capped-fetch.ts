@@ -1,8 +1,7 @@
 /**
  * Downloads bytes with a size cap, refusing anything larger before and while reading, with a
  * timeout, and saying what failed without the URL (platform file URLs can carry a token, and a
- * fetch error's message can carry the URL). New for Slack; Telegram's media.ts download has the
- * same loop and can move onto this.
+ * fetch error's message can carry the URL). Every in node that downloads attachments uses it.
  */
 
 /** A downloaded attachment as in nodes put it in `msg.files`. */
@@ -15,7 +14,8 @@ export interface DownloadedFile {
   data: Buffer;
 }
 
-export type DownloadResult = { ok: true; data: Buffer; contentType?: string } | { ok: false; reason: 'tooLarge' | 'failed'; message?: string };
+export type DownloadFailure = { ok: false; reason: 'tooLarge' | 'failed'; message?: string };
+export type DownloadResult = { ok: true; data: Buffer; contentType?: string } | DownloadFailure;
 
 export interface CappedFetchOptions {
   maxBytes: number;
@@ -44,8 +44,12 @@ export async function fetchCapped(url: string, opts: CappedFetchOptions): Promis
     const contentType = res.headers.get('content-type') ?? undefined;
     return { ok: true, data: Buffer.concat(chunks, size), ...(contentType ? { contentType } : {}) };
   } catch (err) {
-    // Say less: the message of a failed fetch can hold the URL.
-    const e = err as Error;
-    return { ok: false, reason: 'failed', message: e?.name === 'TimeoutError' ? 'timeout' : e?.name || 'error' };
+    return downloadFailure(err);
   }
+}
+
+/** A failed download as a reason that says less than the error: its message can hold the URL. */
+export function downloadFailure(err: unknown): DownloadFailure {
+  const name = (err as Error | null)?.name;
+  return { ok: false, reason: 'failed', message: name === 'TimeoutError' ? 'timeout' : typeof name === 'string' && name ? name : 'error' };
 }

@@ -1,8 +1,7 @@
 /**
  * Reading a platform config node's editor values, the same for every platform: a number of
  * seconds (typed in, or a string from an old flow) bounded to a range, a route on Node-RED's HTTP
- * server, and an API base URL without trailing slash. New for Slack; Telegram's bot-settings.ts
- * has its own copies of the first two and can move onto these.
+ * server, and an API base URL without trailing slash.
  */
 
 /** `v` as a number within [min, max]; `fallback` when it is empty or not a number. */

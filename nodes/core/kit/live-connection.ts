@@ -7,8 +7,8 @@
  * old one has really ended, so a platform never sees two pollers or two sockets of one app.
  *
  * A platform's connection extends LiveConnection and supplies `run` (connect, receive until the
- * signal aborts, clean up) and `failed` (an error that escaped `run`). New with Slack; Telegram's
- * connection.ts has the same machinery written out and can move onto this.
+ * signal aborts, clean up) and `failed` (an error that escaped `run`): Telegram's and Slack's
+ * connection.ts do.
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelState } from '../channels';
@@ -49,14 +49,19 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
 
 /**
  * Runs `fn` once every earlier run under `key` in `registry` has ended; `onWait` is called when
- * it has to wait. Resolves with `fn`'s result; a stop while waiting rejects with Stopped. The run
- * counts as ended only when the ones before it have ended too.
+ * it has to wait. Resolves with `fn`'s result; a stop while waiting rejects with Stopped at once.
+ * The run counts as ended only when the ones before it have ended too, so a run stopped while it
+ * waited never lets a later one overtake the run it was waiting for.
  */
 export async function oneAtATime<T>(registry: Map<string, Promise<void>>, key: string, stop: AbortSignal, onWait: () => void, fn: () => Promise<T>): Promise<T> {
   const previous = registry.get(key);
   let finished!: () => void;
   const mine = new Promise<void>((r) => (finished = r));
   registry.set(key, mine);
+  const release = () => {
+    finished();
+    if (registry.get(key) === mine) registry.delete(key);
+  };
   try {
     if (previous) {
       onWait();
@@ -65,9 +70,10 @@ export async function oneAtATime<T>(registry: Map<string, Promise<void>>, key: s
     }
     return await fn();
   } finally {
-    if (previous) await previous;
-    finished();
-    if (registry.get(key) === mine) registry.delete(key);
+    // Not awaited: the stop of a run that never started must not wait for another connection
+    // (two config nodes with one token, a partial deploy) to end.
+    if (previous) void previous.then(release);
+    else release();
   }
 }
 

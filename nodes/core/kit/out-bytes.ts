@@ -1,7 +1,7 @@
 /**
  * The bytes of a file a reply carries: a Buffer, a Uint8Array, or a Buffer that went through
  * JSON (`{ type: 'Buffer', data: [...] }`, how bytes look after a message was stored or sent over
- * a link). New for Slack; Telegram's media-out.ts has the same reading and can move onto this.
+ * a link). Every out node that sends files reads them with this.
  */
 export function bytesOf(value: unknown): Buffer | undefined {
   if (Buffer.isBuffer(value)) return value;
