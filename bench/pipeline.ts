@@ -1,13 +1,27 @@
 /**
- * Pipeline: messages from many simulated Telegram users enter through the Telegram emulator (real
- * grammy polling) and pass allowlist filter -> thread resolver -> agent call (fake OpenAI-compatible
- * agent, fixed reply, loopback) -> reply router -> telegram out, inside the real Node-RED runtime.
- * Baseline: a bare grammy bot in the same process doing the same work without Node-RED (same
- * emulator program, same fake agent, the same openai SDK call, the same sendMessage). Both run with
- * their defaults: grammy's bot.start handles updates one at a time; the agent call runs up to 8
- * threads at once (its per-thread queue is raised to 1000 so a burst from one user is queued, not
- * refused as overflow), and its per-thread memory is off so both sides send the agent the same
- * request (with memory on, each request also carries the thread's history).
+ * Pipeline: what Node-RED and chatgate cost over a hand-written bot doing the same work.
+ *
+ * Subject: messages from simulated Telegram users enter through the Telegram emulator (real
+ * polling) and pass telegram in -> allowlist filter -> thread resolver -> agent call (fake
+ * OpenAI-compatible agent, fixed reply, loopback) -> reply router -> telegram out, inside the real
+ * Node-RED runtime. Baseline: a bare grammy bot in the same process doing the same work without
+ * Node-RED: the same emulator program, the same fake agent, the same openai SDK call, the reply's
+ * Markdown rendered to Telegram HTML by the same renderer, and the same sendMessage call (checked
+ * before measuring: same text, same parameters). Everything (emulators, agent, both sides) shares
+ * one process and one event loop, so a throughput is set mostly by the CPU each side spends per
+ * message, emulator work included (the same on both sides).
+ *
+ * Both run with their defaults: grammy's bot.start handles updates one at a time; the agent call
+ * runs up to 8 threads at once (its per-thread queue is raised to 1000 so a burst from one user is
+ * queued, not refused as overflow), and its per-thread memory is off so both sides send the agent
+ * the same request (with memory on, each request also carries the thread's history).
+ *
+ * Throughput: `total` messages from `users` users offered at once, end to end (push to the last
+ * sendMessage). Latency: push to sendMessage per message at a fixed offered rate. Each side is
+ * warmed with the same number of messages in every measured shape first (the JIT would otherwise
+ * measure the side with more code, Node-RED, as slower than it runs); runs alternate between the
+ * sides and each figure is the median of the runs. (No forced GC between runs: a full GC leaves
+ * both sides slower for the next run than they run in service.)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,13 +36,18 @@ import { median, percentile, row, type Row } from './lib';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { prepareUserDir } = require('../scripts/start') as { prepareUserDir: (dir: string) => string };
+// The baseline renders with the very code the gateway runs (dist/, what Node-RED loads).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { renderAndSplit, TELEGRAM_HTML } = require('../dist/nodes/core/delivery') as typeof import('../nodes/core/delivery');
 
 const TOKEN = '123456789:AAbench-token';
 const BASE_TOKEN = '987654321:AAbench-baseline';
 const REPLY = 'Thanks, **noted**. Here is the fixed reply of the benchmark agent.';
-const RUNS = 3;
+const RUNS = 5;
+/** Messages each side handles in every measured shape before anything is measured. */
+const WARM_MESSAGES = 1500;
 
-type Subject = { name: string; tg: TelegramServer; stop: () => Promise<void> };
+type Subject = { name: string; tg: TelegramServer; stop: () => Promise<void>; counted?: { upTo: number; replies: number } };
 
 /**
  * The real Node-RED runtime, in this process, as an operator runs it (not the test helper, whose
@@ -83,7 +102,10 @@ async function startBareBot(agent: FakeOpenAIServer): Promise<Subject> {
   const openai = new OpenAI({ baseURL: agent.url, apiKey: 'not-needed', maxRetries: 0 });
   bot.on('message:text', async (ctx) => {
     const r = await openai.chat.completions.create({ model: 'bench', messages: [{ role: 'user', content: ctx.message.text }] });
-    await ctx.api.sendMessage(ctx.chat.id, r.choices[0]?.message?.content ?? '', { parse_mode: 'HTML' });
+    // The agent answers in Markdown; the user must see it formatted, as telegram out shows it.
+    for (const part of renderAndSplit(r.choices[0]?.message?.content ?? '', TELEGRAM_HTML)) {
+      await ctx.api.sendMessage(ctx.chat.id, part.text, { parse_mode: 'HTML' });
+    }
   });
   bot.catch(() => {});
   void bot.start({ timeout: 1 });
@@ -96,33 +118,44 @@ function userUpdate(tg: TelegramServer, user: number, text: string): number {
   return tg.pushUpdate(tg.make.text(text, { chat: { id, type: 'private' }, from: { id, first_name: `u${user}` } }));
 }
 
-function replies(tg: TelegramServer): number {
-  let n = 0;
-  for (const s of tg.sent) if (s.method === 'sendMessage' && s.ok) n++;
-  return n;
+/** Successful sendMessage calls so far; counted on from where the last count stopped, so polling stays cheap. */
+function replies(s: Subject): number {
+  const c = (s.counted ??= { upTo: 0, replies: 0 });
+  const sent = s.tg.sent;
+  for (; c.upTo < sent.length; c.upTo++) if (sent[c.upTo].method === 'sendMessage' && sent[c.upTo].ok) c.replies++;
+  return c.replies;
 }
 
-async function waitReplies(tg: TelegramServer, n: number, ms = 120000): Promise<void> {
+async function waitReplies(s: Subject, n: number, ms = 120000): Promise<void> {
   const end = Date.now() + ms;
-  while (replies(tg) < n) {
-    if (Date.now() > end) throw new Error(`only ${replies(tg)} of ${n} replies`);
+  while (replies(s) < n) {
+    if (Date.now() > end) throw new Error(`only ${replies(s)} of ${n} replies`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
 
+/** The last sendMessage of each side: the same call (text, parse mode, every other parameter), or the comparison is off. */
+function checkSameReply(a: Subject, b: Subject): void {
+  const last = (s: Subject) => {
+    const call = [...s.tg.sent].reverse().find((c) => c.method === 'sendMessage' && c.ok);
+    return JSON.stringify({ ...call?.params, chat_id: undefined });
+  };
+  if (last(a) !== last(b)) throw new Error(`the two sides send different replies: ${last(a)} vs ${last(b)}`);
+}
+
 /** Messages per second end to end: `total` messages from `users` users, all offered at once. */
 async function throughput(s: Subject, users: number, total: number): Promise<number> {
-  const before = replies(s.tg);
+  const before = replies(s);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < total; i++) userUpdate(s.tg, i % users, `message ${i}`);
-  await waitReplies(s.tg, before + total);
+  await waitReplies(s, before + total);
   return total / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
 /** Per-message latency (push to sendMessage) at a fixed offered rate, matched per chat in order. */
 async function latencies(s: Subject, users: number, rate: number, seconds: number): Promise<number[]> {
   const start = s.tg.sent.length;
-  const before = replies(s.tg);
+  const before = replies(s);
   const pushed = new Map<number, number[]>();
   const total = rate * seconds;
   const t0 = Date.now();
@@ -133,7 +166,7 @@ async function latencies(s: Subject, users: number, rate: number, seconds: numbe
     userUpdate(s.tg, i % users, `timed ${i}`);
     (pushed.get(chat) ?? pushed.set(chat, []).get(chat)!).push(Date.now());
   }
-  await waitReplies(s.tg, before + total);
+  await waitReplies(s, before + total);
   const out: number[] = [];
   const seen = new Map<number, number>();
   for (const sent of s.tg.sent.slice(start)) {
@@ -153,10 +186,16 @@ export async function runPipeline(log: (s: string) => void): Promise<Row[]> {
   const bare = await startBareBot(agent);
   const rows: Row[] = [];
   try {
-    // Warm both paths (JIT, connections) before measuring.
-    await throughput(gateway, 10, 200);
-    await throughput(bare, 10, 200);
-    for (const [users, total] of [[1, 400], [100, 1500], [1000, 2000]] as const) {
+    const shapes = [[1, 400], [100, 1500], [1000, 2000]] as const;
+    // Warm both paths (JIT, connections) in every shape before measuring, alternating sides.
+    for (const [users, total] of shapes) {
+      for (let done = 0; done < WARM_MESSAGES; done += total) {
+        await throughput(gateway, users, Math.min(total, WARM_MESSAGES - done));
+        await throughput(bare, users, Math.min(total, WARM_MESSAGES - done));
+      }
+    }
+    checkSameReply(gateway, bare);
+    for (const [users, total] of shapes) {
       const subj: number[] = [];
       const base: number[] = [];
       for (let r = 0; r < RUNS; r++) {
@@ -191,4 +230,5 @@ export async function runPipeline(log: (s: string) => void): Promise<Row[]> {
 
 /** For profiling one side alone (node --cpu-prof): not part of the benchmark's API. */
 export const __startGateway = startGateway;
+export const __startBareBot = startBareBot;
 export const __throughput = throughput;

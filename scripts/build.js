@@ -13,7 +13,9 @@ const final = path.join(root, 'dist');
 const dist = path.join(root, `.dist-build-${process.pid}`);
 
 fs.rmSync(dist, { recursive: true, force: true });
-const tsc = require.resolve('typescript/bin/tsc');
+// TypeScript 7 exports no bin/ subpath: find the compiler through its package.json, as npm does.
+const tsPackage = require.resolve('typescript/package.json');
+const tsc = path.join(path.dirname(tsPackage), require(tsPackage).bin.tsc);
 const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', dist], { stdio: 'inherit' });
 if (result.status !== 0) {
   fs.rmSync(dist, { recursive: true, force: true });

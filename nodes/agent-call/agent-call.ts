@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { z } from 'zod';
-import { ChatSchema, ThreadSchema, validate } from '../core/envelope';
+import { ChatSchema, ThreadSchema, validate, validateChat, type Chat, type Result, type ThreadInfo } from '../core/envelope';
 import { AgentError, type AgentProvider } from '../core/agent/types';
 import { TurnScheduler, type SchedulerStats } from '../core/agent/turn-scheduler';
 import { getGateway } from '../gateway/gateway-runtime';
@@ -31,6 +31,16 @@ import { throttleStatus } from '../common/status-throttle';
 type AgentCallNode = Node<AgentCallCredentials>;
 
 const InputSchema = z.object({ payload: z.string(), chat: ChatSchema, thread: ThreadSchema });
+
+/** The turn's text, chat and thread; the chat is checked once per object (see validateChat). */
+function readInput(m: AgentMessage): Result<{ payload: string; chat: Chat; thread: ThreadInfo }> {
+  if (typeof m.payload === 'string' && validateChat(m.chat).ok) {
+    const thread = ThreadSchema.safeParse(m.thread);
+    if (thread.success) return { ok: true, value: { payload: m.payload, chat: m.chat as Chat, thread: thread.data } };
+  }
+  // The whole schema once more, for the same error text whichever part is wrong.
+  return validate(InputSchema, { payload: m.payload, chat: m.chat, thread: m.thread });
+}
 
 /** Waiting callbacks kept per thread (the user texts the async agent has yet to answer). */
 const MAX_PENDING_PER_THREAD = 50;
@@ -204,12 +214,12 @@ export = function (RED: NodeAPI): void {
     node.on('input', (msg: NodeMessage, send: Send, done: Done) => {
       if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
       const m = msg as unknown as AgentMessage;
-      const checked = validate(InputSchema, { payload: m.payload, chat: m.chat, thread: m.thread });
+      const checked = readInput(m);
       if (!checked.ok) {
         node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) });
         return done(new Error(checked.error));
       }
-      gateway.ready.then(() => {
+      gateway.whenReady(() => {
         const { payload, chat, thread } = checked.value;
         let model: string | undefined;
         if (settings.modelFromMsg) {

@@ -112,7 +112,9 @@ export class TurnRunner {
     const last = items[items.length - 1];
     const { chat, thread } = last;
     const text = items.map((i) => i.text).join('\n\n');
-    const history = this.memory.history(thread.id);
+    // Memory off (no turns or no characters kept): nothing is read, nor written after the turn.
+    const remember = o.memory.maxTurns > 0 && o.memory.maxChars > 0;
+    const history = remember ? this.memory.history(thread.id) : [];
     const finishOthers = () => items.slice(0, -1).forEach((i) => i.done());
 
     if (o.typing) last.send([derived(last.msg, { payload: '', event: 'typing' }), null]);
@@ -126,25 +128,30 @@ export class TurnRunner {
       },
     });
 
-    // One signal for the provider: aborted by the scheduler (interrupt, close) or by the backstop.
-    const controller = new AbortController();
-    const onTurnAbort = () => controller.abort(turn.signal.reason);
+    // The turn ends early when the scheduler aborts it (interrupt, close) or the backstop fires. The
+    // provider gets the scheduler's signal as it is: the backstop ends the wait without aborting the
+    // request (the providers' own per-attempt timeouts do that), which spares a second
+    // AbortController on every turn (about 2 µs each on Node 20).
+    let expired: AgentError | undefined;
+    let end: (reason: unknown) => void = () => undefined;
+    const ended = new Promise<never>((_resolve, reject) => {
+      end = reject;
+    });
+    ended.catch(() => undefined);
+    const stopped = () => turn.signal.aborted || expired !== undefined;
+    const stopReason = (): unknown => (turn.signal.aborted ? turn.signal.reason : expired);
+    const onTurnAbort = () => end(turn.signal.reason);
     if (turn.signal.aborted) onTurnAbort();
     else turn.signal.addEventListener('abort', onTurnAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const armTimeout = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        controller.abort(new AgentError(`no answer from the agent within ${Math.round(o.guardMs / 1000)} s`, 'timeout'));
+        expired = new AgentError(`no answer from the agent within ${Math.round(o.guardMs / 1000)} s`, 'timeout');
+        end(expired);
       }, o.guardMs);
     };
     armTimeout();
-    const aborted = new Promise<never>((_resolve, reject) => {
-      const fail = () => reject(controller.signal.reason);
-      if (controller.signal.aborted) fail();
-      else controller.signal.addEventListener('abort', fail, { once: true });
-    });
-    aborted.catch(() => undefined);
 
     const request: AgentRequest = {
       messages: buildMessages(fillPrompt(o.systemPrompt, { chat, thread }), history, text),
@@ -153,11 +160,11 @@ export class TurnRunner {
       chat,
       thread,
       history,
-      signal: controller.signal,
+      signal: turn.signal,
     };
     const onDelta = o.stream
       ? (delta: string) => {
-          if (controller.signal.aborted) return;
+          if (stopped()) return;
           // Silence is what times out: a long answer that keeps streaming is not cut off.
           armTimeout();
           throttle.push(delta);
@@ -166,18 +173,29 @@ export class TurnRunner {
 
     try {
       const attempt = () => {
+        // Past the backstop nothing is tried again (it does not wake a wait between attempts).
+        if (expired) return Promise.reject(expired);
         const call = this.provider.complete(request, onDelta);
         call.catch(() => undefined);
         // A provider that ignores its signal must not hold the thread (or the node's close) hostage.
-        return Promise.race([call, aborted]);
+        return Promise.race([call, ended]);
       };
-      const result: AgentResult = await withRetry(attempt, {
-        retries: o.retries,
-        baseMs: o.retryBaseMs,
-        signal: controller.signal,
-        canRetry: () => throttle.emitted === 0,
-      });
-      if (controller.signal.aborted) throw controller.signal.reason;
+      let result: AgentResult;
+      if (o.retries > 0) {
+        const retried = withRetry(attempt, {
+          retries: o.retries,
+          baseMs: o.retryBaseMs,
+          signal: turn.signal,
+          canRetry: () => !expired && throttle.emitted === 0,
+        });
+        retried.catch(() => undefined);
+        // The backstop also ends a wait between two attempts.
+        result = await Promise.race([retried, ended]);
+      } else {
+        // One attempt (the OpenAI SDK retries by itself): it already races the backstop.
+        result = await attempt();
+      }
+      if (stopped()) throw stopReason();
 
       if (result.kind === 'deferred') {
         // Without the callback route the reply would never be heard of: that is a failure.
@@ -189,14 +207,16 @@ export class TurnRunner {
       }
       const reply = result.text;
       const now = Date.now();
-      this.memory.append(thread.id, [{ role: 'user', content: text, at: now }, { role: 'assistant', content: reply, at: now }], o.memory);
-      this.memory.changed();
+      if (remember) {
+        this.memory.append(thread.id, [{ role: 'user', content: text, at: now }, { role: 'assistant', content: reply, at: now }], o.memory);
+        this.memory.changed();
+      }
       this.sendFinal(last, reply, o.stream ? throttle : undefined);
       this.hooks.succeeded();
       finishOthers();
       last.done();
     } catch (caught) {
-      const reason: unknown = controller.signal.aborted ? controller.signal.reason : caught;
+      const reason: unknown = stopped() ? stopReason() : caught;
       if (reason instanceof TurnAborted) {
         this.stopped(reason, items, throttle);
         return;

@@ -54,7 +54,7 @@ export = function (RED: NodeAPI): void {
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
-      gateway.ready.then(() => {
+      gateway.whenReady(() => {
         const lists = gateway.state.allowlists;
         if (msg.topic === 'allowlist') {
           const control = ControlSchema.safeParse(msg.payload);

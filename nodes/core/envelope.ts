@@ -115,7 +115,46 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown, root = 'msg'):
   return { ok: false, error: describeIssues(parsed.error, root) };
 }
 
+/**
+ * Chat objects that passed ChatSchema, each with the reply address it held then. One message passes
+ * several chatgate nodes carrying the same `msg.chat` object, and each node checks it; only the
+ * first pays for the schema. A new object is checked again: a `msg.chat` or `msg.chat.replyTo` that
+ * was replaced, or a copy (Node-RED clones a message sent down more than one wire). A node that
+ * edits fields of `msg.chat` in place must keep them valid.
+ */
+const checkedChats = new WeakMap<object, unknown>();
+
+/** True when `chat` passed ChatSchema and still holds the reply address it had then. */
+export function isCheckedChat(chat: unknown): chat is Chat {
+  if (typeof chat !== 'object' || chat === null) return false;
+  const replyTo = (chat as { replyTo?: unknown }).replyTo;
+  return replyTo !== undefined && checkedChats.get(chat) === replyTo;
+}
+
+/** The reply address of a checked chat, when `replyTo` is that very object. */
+export function isCheckedReplyTo(chat: unknown, replyTo: unknown): replyTo is ReplyTo {
+  return isCheckedChat(chat) && chat.replyTo === replyTo;
+}
+
+function markChecked(chat: unknown): void {
+  if (typeof chat === 'object' && chat !== null) checkedChats.set(chat, (chat as { replyTo?: unknown }).replyTo);
+}
+
+/**
+ * Checks `chat` against ChatSchema (once per object, see checkedChats) and returns it as it is:
+ * callers read fields and pass the message on, so they get the message's own object, not a copy.
+ */
+export function validateChat(chat: unknown, root = 'msg.chat'): Result<Chat> {
+  if (isCheckedChat(chat)) return { ok: true, value: chat };
+  const parsed = ChatSchema.safeParse(chat);
+  if (!parsed.success) return { ok: false, error: describeIssues(parsed.error, root) };
+  markChecked(chat);
+  return { ok: true, value: chat as Chat };
+}
+
 /** Validates the parts of `msg` a routing node needs, leaving every other property untouched. */
 export function validateInbound(msg: { payload?: unknown; chat?: unknown }): Result<Inbound> {
+  if (typeof msg.payload === 'string' && validateChat(msg.chat).ok) return { ok: true, value: { payload: msg.payload, chat: msg.chat as Chat } };
+  // The whole schema once more, for the same error text whichever part is wrong.
   return validate(InboundSchema, { payload: msg.payload, chat: msg.chat });
 }

@@ -75,7 +75,8 @@ export class GatewayState {
   }
 
   registerListener(threadId: string, address: ReplyTo, now = Date.now()): void {
-    this.listeners.register(threadId, address, now);
+    // A copy: the address often is the message's own msg.chat.replyTo, which the flow may change later.
+    this.listeners.register(threadId, { ...address }, now);
     this.onChange();
   }
 

@@ -25,37 +25,58 @@ export interface LogEntry {
 
 export type LogInput = Omit<LogEntry, 'seq' | 'at' | 'text'> & { text: unknown };
 
+/** Past this many characters a text is trimmed from a prefix (whitespace runs only shorten it). */
+const TRIM_SCAN_CHARS = 4 * LOG_TEXT_CHARS;
+/** Whitespace that the collapse would change: a run of two, or any whitespace but a plain space. */
+const COLLAPSIBLE = /\s\s|[^\S ]/;
+
 /** Trims a message text to one line of at most `max` characters. */
 export function trimText(text: unknown, max = LOG_TEXT_CHARS): string {
   const s = typeof text === 'string' ? text : text && typeof (text as { text?: unknown }).text === 'string' ? (text as { text: string }).text : '';
-  const line = s.replace(/\s+/g, ' ').trim();
+  // Every message passes here twice (in and out): a long reply is trimmed from its start, and a
+  // line with single spaces only (the common case) skips the collapsing replace.
+  let line = collapse(s.length > TRIM_SCAN_CHARS ? s.slice(0, TRIM_SCAN_CHARS) : s);
+  if (line.length <= max && s.length > TRIM_SCAN_CHARS) line = collapse(s);
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }
 
+function collapse(s: string): string {
+  return (COLLAPSIBLE.test(s) ? s.replace(/\s+/g, ' ') : s).trim();
+}
+
+/**
+ * A ring of the last `capacity` entries: adding one (twice per message, in and out) is a store at
+ * its slot, whatever the capacity, with nothing moved.
+ */
 export class MessageLog {
-  private readonly entries: LogEntry[] = [];
+  private readonly ring: Array<LogEntry | undefined>;
   private seq = 0;
 
-  constructor(private readonly capacity = LOG_CAPACITY) {}
+  constructor(private readonly capacity = LOG_CAPACITY) {
+    this.ring = new Array(capacity);
+  }
 
   add(input: LogInput, now = Date.now()): LogEntry {
-    const entry: LogEntry = { ...dropUndefined(input), seq: ++this.seq, at: now, text: trimText(input.text) };
-    this.entries.push(entry);
-    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    // Built field by field, undefined ones left out: entries are listed and serialised as they are.
+    const entry: LogEntry = { seq: ++this.seq, at: now, direction: input.direction, platform: input.platform, text: trimText(input.text) };
+    if (input.chatJid !== undefined) entry.chatJid = input.chatJid;
+    if (input.userJid !== undefined) entry.userJid = input.userJid;
+    if (input.userName !== undefined) entry.userName = input.userName;
+    if (input.threadId !== undefined) entry.threadId = input.threadId;
+    if (input.unroutable !== undefined) entry.unroutable = input.unroutable;
+    this.ring[(this.seq - 1) % this.capacity] = entry;
     return entry;
   }
 
   /** Entries after `since` (a seq), oldest first, at most `limit` of the newest. */
   list(since = 0, limit = this.capacity): LogEntry[] {
-    const newer = this.entries.filter((e) => e.seq > since);
+    const kept: LogEntry[] = [];
+    for (let s = Math.max(1, this.seq - this.capacity + 1); s <= this.seq; s++) kept.push(this.ring[(s - 1) % this.capacity]!);
+    const newer = kept.filter((e) => e.seq > since);
     return newer.slice(Math.max(0, newer.length - limit)).map((e) => ({ ...e }));
   }
 
   get lastSeq(): number {
     return this.seq;
   }
-}
-
-function dropUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'text')) as T;
 }

@@ -3,10 +3,10 @@
  * streamed part, a typing signal or the whole reply.
  */
 import { z } from 'zod';
-import { describeIssues, ReplyToSchema, StreamSchema, type ReplyTo, type Result, type StreamInfo } from './envelope';
+import { describeIssues, isCheckedReplyTo, ReplyToSchema, StreamSchema, type ReplyTo, type Result, type StreamInfo } from './envelope';
 
 const OutboundSchema = z.object({
-  chat: z.looseObject({ replyTo: ReplyToSchema }, { error: 'missing (a reply needs msg.chat.replyTo; put a reply router before this node)' }),
+  chat: z.object({ replyTo: ReplyToSchema }, { error: 'missing (a reply needs msg.chat.replyTo; put a reply router before this node)' }),
   stream: StreamSchema.optional(),
   event: z.string().optional(),
 });
@@ -32,13 +32,19 @@ export function replyText(payload: unknown): string | undefined {
 }
 
 export function readOutbound(msg: { payload?: unknown; chat?: unknown; stream?: unknown; event?: unknown; thread?: unknown }): Result<Outbound> {
+  const replyTo = (msg.chat as { replyTo?: unknown } | undefined)?.replyTo;
+  // A whole reply to a chat checked upstream needs no schema (see validateChat in the envelope).
+  if (msg.stream === undefined && msg.event === undefined && isCheckedReplyTo(msg.chat, replyTo)) return withText(msg, replyTo, undefined, undefined);
   const parsed = OutboundSchema.safeParse({ chat: msg.chat, stream: msg.stream, event: msg.event });
   if (!parsed.success) return { ok: false, error: describeIssues(parsed.error) };
   const { chat, stream, event } = parsed.data;
-  const threadId = (msg.thread as { id?: unknown } | undefined)?.id;
-  const base = { replyTo: chat.replyTo, stream, event, threadId: typeof threadId === 'string' ? threadId : undefined };
-  if (event) return { ok: true, value: { ...base, text: '' } };
-  const text = replyText(msg.payload);
+  return withText(msg, chat.replyTo, stream, event);
+}
+
+function withText(msg: { payload?: unknown; thread?: unknown }, replyTo: ReplyTo, stream: StreamInfo | undefined, event: string | undefined): Result<Outbound> {
+  const id = (msg.thread as { id?: unknown } | undefined)?.id;
+  const threadId = typeof id === 'string' ? id : undefined;
+  const text = event ? '' : replyText(msg.payload);
   if (text === undefined) return { ok: false, error: 'msg.payload: expected the reply text (a string or { text })' };
-  return { ok: true, value: { ...base, text } };
+  return { ok: true, value: { replyTo, stream, event, threadId, text } };
 }

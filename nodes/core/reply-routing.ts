@@ -2,7 +2,7 @@
  * Reply routing: which output a reply leaves by, and where its address comes from (the reply
  * itself, or the reply listener of its thread).
  */
-import { PLATFORMS, ReplyToSchema, type Platform, type ReplyTo } from './envelope';
+import { isCheckedReplyTo, PLATFORMS, ReplyToSchema, type Platform, type ReplyTo } from './envelope';
 import type { ListenerLookup } from './reply-listeners';
 
 /** One output per platform, in this order, then `unroutable`. */
@@ -19,6 +19,8 @@ export function routeReply(
 ): Route {
   const replyTo = (msg.chat as { replyTo?: unknown } | undefined)?.replyTo;
   if (replyTo !== undefined) {
+    // The address of a chat checked upstream (the common case: a reply to an inbound message).
+    if (isCheckedReplyTo(msg.chat, replyTo)) return { ok: true, output: ROUTER_OUTPUTS.indexOf(replyTo.platform), address: replyTo, from: 'message' };
     const parsed = ReplyToSchema.safeParse(replyTo);
     if (parsed.success) return { ok: true, output: ROUTER_OUTPUTS.indexOf(parsed.data.platform), address: parsed.data, from: 'message' };
     return { ok: false, reason: `msg.chat.replyTo is not a reply address (${parsed.error.issues[0]?.path.join('.') || 'shape'}: ${parsed.error.issues[0]?.message})` };

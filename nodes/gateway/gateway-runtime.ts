@@ -33,6 +33,8 @@ export class GatewayRuntime {
   readonly store: SnapshotStore;
   private readonly persister: Persister;
   private readonly sweepTimer: NodeJS.Timeout;
+  /** True once `ready` has settled: the state is loaded (or started empty after a load error). */
+  private loaded = false;
   loadError: Error | undefined;
 
   constructor(
@@ -51,16 +53,28 @@ export class GatewayRuntime {
       (data) => {
         this.state.restore(data);
         this.state.onChange = () => this.persister.markDirty();
+        this.loaded = true;
       },
       (err: unknown) => {
         // A corrupt or unreadable store must not stop the gateway; it starts empty and says why.
         this.loadError = safeError(err);
         node.error(RED._('gateway.errors.loadFailed', { message: this.loadError.message }));
         this.state.onChange = () => this.persister.markDirty();
+        this.loaded = true;
       },
     );
     this.sweepTimer = setInterval(() => this.state.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref?.();
+  }
+
+  /**
+   * Runs `fn` once the state is loaded: at once when it is, so a message on the hot path waits for
+   * no promise. Order is kept: a message that came during the load runs as soon as it ends, ahead
+   * of anything Node-RED delivers after that.
+   */
+  whenReady(fn: () => void, failed: (err: Error) => void): void {
+    if (this.loaded) fn();
+    else this.ready.then(fn, failed);
   }
 
   flush(): Promise<void> {

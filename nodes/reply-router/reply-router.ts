@@ -27,8 +27,7 @@ export = function (RED: NodeAPI): void {
     node.on('close', () => status.close());
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
-      const ready = gateway ? gateway.ready : Promise.resolve();
-      ready.then(() => {
+      const handle = () => {
         const out = msg as RoutedMsg;
         const route = routeReply(out, gateway ? (id) => gateway.state.lookupListener(id) : undefined);
         const ports: Array<NodeMessageInFlow | null> = new Array(UNROUTABLE_OUTPUT + 1).fill(null);
@@ -58,7 +57,9 @@ export = function (RED: NodeAPI): void {
         }
         send(ports);
         done();
-      }, done);
+      };
+      if (gateway) gateway.whenReady(handle, done);
+      else handle();
     });
   }
 

@@ -38,7 +38,7 @@ export = function (RED: NodeAPI): void {
         status.now(() => node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) }));
         return done(new Error(checked.error));
       }
-      gateway.ready.then(() => {
+      gateway.whenReady(() => {
         const { chat, payload } = checked.value;
         const state = gateway.state;
         const strategy: Strategy = ownStrategy.success ? ownStrategy.data : state.settings.defaultStrategy;

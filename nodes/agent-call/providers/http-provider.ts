@@ -7,7 +7,14 @@ import type { AgentProvider, AgentRequest, AgentResult } from '../../core/agent/
 import { AgentError } from '../../core/agent/types';
 import { StreamFormatError, readEvents, type StreamKind } from '../../core/agent/sse';
 import { signBody } from '../../core/signature';
+import { ChatSchema, type Chat } from '../../core/envelope';
 import type { HttpAgentConfig, ProviderCredentials } from './index';
+
+/** A chat as the envelope defines it, without fields a flow added to msg.chat. */
+function envelopeFields(chat: Chat): Chat {
+  const parsed = ChatSchema.safeParse(chat);
+  return parsed.success ? parsed.data : chat;
+}
 
 /** Replies larger than this are refused rather than buffered. */
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
@@ -135,7 +142,8 @@ export class HttpAgentProvider implements AgentProvider {
     const payload = {
       text: request.text,
       thread: request.thread,
-      chat: request.chat,
+      // The envelope's fields only: the node hands over the message's own msg.chat, which may hold more.
+      chat: envelopeFields(request.chat),
       ...(this.config.includeHistory ? { history: request.history } : {}),
       ...(this.config.async && this.config.callbackUrl ? { callbackUrl: this.config.callbackUrl } : {}),
     };

@@ -64,16 +64,22 @@ export class OpenAIProvider implements AgentProvider {
       ...(typeof this.config.temperature === 'number' ? { temperature: this.config.temperature } : {}),
       ...(typeof this.config.maxTokens === 'number' && this.config.maxTokens > 0 ? { max_tokens: this.config.maxTokens } : {}),
     };
-    // The SDK's timeout ends when the response starts; the watchdog then bounds silences in a stream.
-    const watchdog = new Watchdog(request.signal, this.config.timeoutMs);
-    try {
-      if (!onDelta) {
-        const completion = await this.client.chat.completions.create({ ...params, stream: false }, { signal: watchdog.signal });
+    if (!onDelta) {
+      // A whole reply is bounded by the SDK's own timeout: the caller's signal goes to it as it is,
+      // without a watchdog's controller and listeners on every turn.
+      try {
+        const completion = await this.client.chat.completions.create({ ...params, stream: false }, { signal: request.signal });
         const content: unknown = completion?.choices?.[0]?.message?.content;
         if (typeof content !== 'string') throw this.fail('reply has no choices[0].message.content', 'malformed');
         return { kind: 'reply', text: content };
+      } catch (err) {
+        throw this.map(err, request.signal);
       }
+    }
 
+    // The SDK's timeout ends when the response starts; the watchdog then bounds silences in a stream.
+    const watchdog = new Watchdog(request.signal, this.config.timeoutMs);
+    try {
       const stream = await this.client.chat.completions.create({ ...params, stream: true }, { signal: watchdog.signal });
       watchdog.kick();
       let text = '';
@@ -104,9 +110,9 @@ export class OpenAIProvider implements AgentProvider {
     }
   }
 
-  private map(err: unknown, signal: AbortSignal, watchdog: Watchdog): AgentError {
+  private map(err: unknown, signal: AbortSignal, watchdog?: Watchdog): AgentError {
     if (err instanceof AgentError) return err;
-    if (watchdog.timedOut) return this.fail(`stream stalled for ${this.config.timeoutMs} ms`, 'timeout');
+    if (watchdog?.timedOut) return this.fail(`stream stalled for ${this.config.timeoutMs} ms`, 'timeout');
     if (signal.aborted || err instanceof APIUserAbortError) return this.fail('request cancelled', 'aborted');
     if (err instanceof APIConnectionTimeoutError) return this.fail(`no answer within ${this.config.timeoutMs} ms`, 'timeout');
     if (err instanceof APIConnectionError) {
