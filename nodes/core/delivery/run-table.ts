@@ -72,7 +72,15 @@ export class RunTable {
         let kept = commonPrefix(before, run.marks);
         if (entities) {
           for (let m = kept; m < run.marks.length; m++) markSizes[m + 1] = markSizes[m] + entities.sizeOf(run.marks[m]);
-          const fits = fittingMarks(run.marks.length, markSizes, entities);
+          let fits = fittingMarks(run.marks.length, markSizes, entities);
+          if (fits < run.marks.length && run.marks.some(isNamedPre)) {
+            // A code block's language name is what makes its tag long: first try it without one,
+            // so the code stays a code block (every run of the block degrades the same way).
+            run = { text: run.text, marks: run.marks.map(plainPre) };
+            kept = commonPrefix(before, run.marks);
+            for (let m = 0; m < run.marks.length; m++) markSizes[m + 1] = markSizes[m] + entities.sizeOf(run.marks[m]);
+            fits = fittingMarks(run.marks.length, markSizes, entities);
+          }
           if (fits < run.marks.length) {
             // Marks a part could never hold, even alone: the text goes without the innermost ones.
             run = { text: run.text, marks: run.marks.slice(0, fits) };
@@ -274,4 +282,12 @@ export function isWhitespace(code: number): boolean {
     code === 0x3000 ||
     code === 0xfeff
   );
+}
+
+function isNamedPre(mark: Mark): boolean {
+  return mark.kind === 'pre' && mark.lang !== '';
+}
+
+function plainPre(mark: Mark): Mark {
+  return isNamedPre(mark) ? { kind: 'pre', lang: '' } : mark;
 }
