@@ -1,21 +1,41 @@
 /**
  * Properties of render + split over generated Markdown (headings, styled prose with links, images,
  * badges and bare URLs, emoji sequences, CJK, nested lists, quotes, code blocks with long lines,
- * tables, very long words), from tiny replies to several times the limit, with Telegram's limits
- * and with small ones that force many cuts. For every part, whatever the input:
+ * tables, very long words, Slack's own syntax: mentions, escaped and intraword markers), from tiny
+ * replies to several times the limit, with each platform's limits (Telegram HTML, Slack mrkdwn,
+ * plain text) and with small ones that force many cuts. For every part, whatever the input:
  * - it fits: length measured the platform's way, entity count and entity markup size;
  * - it is valid for the platform (Telegram HTML: only its tags, nested as it allows, closed,
- *   attributes quoted, `& < >` escaped, never a link in a link), and its plain text is its visible text;
+ *   attributes quoted, `& < >` escaped, never a link in a link; Slack mrkdwn: no finding of the Slack
+ *   emulator's checker — no unescaped `& < >`, no live special mention — and read
+ *   back by the emulator's mrkdwnToText as the reader would see it), and its plain text is its
+ *   visible text;
  * - nothing is lost, repeated or reordered: the whole reply's visible text (renderWhole) is the
  *   parts' visible texts in order with only whitespace between them (what a cut consumes) —
  *   exactly, not modulo collapsing;
  * - every part starts and ends on a grapheme boundary of the whole visible text;
- * - a part holding any piece of a code block holds it inside a <pre>, as the whole reply does, and
- *   carries no formatting the whole reply does not have at that character.
+ * - a part holding any piece of a code block holds it inside a <pre> (a ``` fence for Slack), as the
+ *   whole reply does, and carries no formatting the whole reply does not have at that character;
+ * - Slack: every visible character of the whole reply has exactly the formatting its Markdown asked
+ *   for, as far as mrkdwn can write it (read with the strict rules of slack-reader.ts: markers at word
+ *   boundaries, none inside code, nothing inside a link label).
  */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { renderAndSplit, renderWhole, plainFormat, TELEGRAM_HTML, type PlatformFormat, type RenderedPart } from '../../nodes/core/delivery';
+import {
+  renderAndSplit,
+  renderWhole,
+  renderBlocks,
+  plainFormat,
+  readSlackMrkdwn,
+  slackUrl,
+  TELEGRAM_HTML,
+  SLACK_MRKDWN,
+  type PlatformFormat,
+  type RenderedPart,
+  type Run,
+} from '../../nodes/core/delivery';
+import { checkMrkdwn, mrkdwnToText } from '../emulators/slack/mrkdwn';
 
 const RUNS = 300;
 
@@ -23,6 +43,8 @@ const RUNS = 300;
 // Markdown arbitraries
 
 const words = fc.constantFrom('the', 'quick', 'brown', 'fox', 'agent', 'reply', 'stream', 'chat', 'a', 'is', 'of', '&', '<b>', 'x>y', '1.5');
+/** Text that means something to Slack: mentions, a literal marker that could pair, snake_case. */
+const slackish = fc.constantFrom('<!channel>', '<@U123|x>', '@here', '&amp;', '\\*', '\\_', '~5', '2*3', 'snake_case', 'un**believ**able', '日本**語**');
 const emoji = fc.constantFrom('😀', '👨‍👩‍👧‍👦', '👩‍💻', '🇯🇵', '🇺🇸🇬🇧', '👍🏽', '🏳️‍🌈', '❤️', '1️⃣', 'e\u0301', 'n\u0303a');
 const cjk = fc.constantFrom('日本語', '中文字符', '한국어', 'ｶﾀｶﾅ', 'ＡＢＣ', 'ひらがな');
 const bareUrl = fc.constantFrom(
@@ -38,7 +60,7 @@ const longWord = fc.oneof(
   fc.integer({ min: 5, max: 120 }).map((n) => '👨‍👩‍👧‍👦'.repeat(n)),
   fc.integer({ min: 5, max: 200 }).map((n) => '🇯🇵'.repeat(n)),
 );
-const atom = fc.oneof({ weight: 8, arbitrary: words }, emoji, cjk, bareUrl, { weight: 1, arbitrary: longWord });
+const atom = fc.oneof({ weight: 8, arbitrary: words }, emoji, cjk, bareUrl, slackish, { weight: 1, arbitrary: longWord });
 const plainText = fc.array(atom, { minLength: 1, maxLength: 8 }).map((xs) => xs.join(' '));
 const href = fc.oneof(
   fc.nat(999).map((n) => `https://example.com/docs/${n}?a=1&b="2"`),
@@ -221,28 +243,101 @@ function locate(whole: string, parts: readonly string[]): Array<[number, number]
   return spans;
 }
 
+// ---------------------------------------------------------------------------------------------
+// What a Slack mrkdwn text is allowed to be
+
+/** Valid mrkdwn for the emulator, and its visible text and formatting per UTF-16 unit. */
+function parseSlackMrkdwn(text: string): { visible: string; stacks: ReadonlyArray<readonly string[]> } {
+  assert.deepEqual(checkMrkdwn(text), [], `mrkdwn problems in ${JSON.stringify(text.slice(0, 200))}`);
+  const reading = readSlackMrkdwn(text);
+  assert.equal(mrkdwnToText(reading.unformatted), reading.visible, "the emulator's mrkdwnToText reads the same text");
+  return { visible: reading.visible, stacks: reading.styles };
+}
+
+/**
+ * The formatting Markdown asked for at each visible character, as mrkdwn can write it: a code
+ * block is code and nothing else (also out of a quote); inside a link (http(s) and mailto only)
+ * nothing but what is around the link; code holding a backtick cannot be a code span.
+ */
+function askedStyles(runs: readonly Run[]): string[][] {
+  const out: string[][] = [];
+  for (const run of runs) {
+    let styles: string[];
+    if (run.marks.some((m) => m.kind === 'pre')) styles = ['pre'];
+    else {
+      const set = new Set<string>();
+      if (run.marks.some((m) => m.kind === 'quote')) set.add('quote');
+      let closed = false;
+      let linkSeen = false;
+      for (const mark of run.marks) {
+        if (mark.kind === 'link') {
+          if (closed || linkSeen) continue;
+          linkSeen = true;
+          if (/^(https?:\/\/|mailto:)\S/i.test(mark.href)) {
+            set.add(`link ${slackUrl(mark.href).replace(/&amp;/g, '&')}`);
+            closed = true;
+          }
+        } else if (mark.kind === 'code') {
+          if (!closed && !run.text.includes('`')) set.add('code');
+          closed = true;
+        } else if ((mark.kind === 'bold' || mark.kind === 'italic' || mark.kind === 'strike') && !closed) set.add(mark.kind);
+      }
+      styles = [...set].sort();
+    }
+    for (let k = 0; k < run.text.length; k++) out.push(styles);
+  }
+  return out;
+}
+
+function checkSlackStyles(markdown: string, whole: RenderedPart): void {
+  const runs: Run[] = [];
+  renderBlocks(markdown).forEach((block, i) => {
+    if (i) runs.push({ text: '\n\n', marks: [] });
+    runs.push(...block);
+  });
+  const asked = askedStyles(runs);
+  const { visible, stacks } = parseSlackMrkdwn(whole.text);
+  assert.equal(asked.length, visible.length);
+  for (let k = 0; k < visible.length; k++) {
+    if (/\s/.test(visible[k])) continue;
+    assert.deepEqual([...stacks[k]].sort(), asked[k], `char ${k} ${JSON.stringify(visible.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(whole.text.slice(0, 300))}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
 function checkParts(markdown: string, format: PlatformFormat, parts: RenderedPart[]): void {
   const telegram = format.serialize === TELEGRAM_HTML.serialize;
+  const slack = format.serialize === SLACK_MRKDWN.serialize;
+  const parse = telegram ? parseTelegramHtml : slack ? parseSlackMrkdwn : undefined;
   const whole = renderWhole(markdown, format);
-  const wholeParsed = telegram ? parseTelegramHtml(whole.text) : undefined;
+  const wholeParsed = parse?.(whole.text);
+  if (slack) checkSlackStyles(markdown, whole);
   for (const [i, part] of parts.entries()) {
     assert.ok(format.measure(part.text) <= format.maxLength, `part ${i}: ${format.measure(part.text)} > ${format.maxLength}`);
     assert.ok(part.plain.trim(), `part ${i} is blank`);
-    if (!telegram) {
+    if (!parse) {
       assert.equal(part.text, part.plain);
       continue;
     }
-    const parsed = parseTelegramHtml(part.text);
+    const parsed = parse(part.text);
     assert.equal(parsed.visible, part.plain, `part ${i}: plain is its visible text`);
-    assert.ok(parsed.entities <= (format.maxEntities ?? Infinity), `part ${i}: ${parsed.entities} entities > ${format.maxEntities}`);
-    assert.ok(parsed.markup <= (format.maxEntitySize ?? Infinity), `part ${i}: ${parsed.markup} chars of entities > ${format.maxEntitySize}`);
+    if (slack) {
+      assert.ok(Buffer.byteLength(part.text, 'utf8') <= format.maxLength, `part ${i}: ${Buffer.byteLength(part.text, 'utf8')} bytes > ${format.maxLength}`);
+      assert.equal(part.text.split('```').length % 2, 1, `part ${i}: a fence it opens it closes`);
+      assert.doesNotMatch(part.text.replace(/(?<=^|\n)```(?=\n|$)/g, ''), /```/, `part ${i}: three backticks only as a fence`);
+      continue;
+    }
+    const { entities, markup } = parsed as Parsed;
+    assert.ok(entities <= (format.maxEntities ?? Infinity), `part ${i}: ${entities} entities > ${format.maxEntities}`);
+    assert.ok(markup <= (format.maxEntitySize ?? Infinity), `part ${i}: ${markup} chars of entities > ${format.maxEntitySize}`);
   }
   const spans = locate(whole.plain, parts.map((p) => p.plain));
   const isBoundary = (at: number): boolean => graphemeBoundary(whole.plain, at);
   spans.forEach(([start, end], i) => {
     assert.ok(isBoundary(start) && isBoundary(end), `part ${i} [${start}, ${end}) splits a grapheme cluster`);
-    if (!wholeParsed) return;
-    const stacks = parseTelegramHtml(parts[i].text).stacks;
+    if (!wholeParsed || !parse) return;
+    const stacks = parse(parts[i].text).stacks;
     for (let k = 0; k < end - start; k++) {
       const mine: readonly string[] = stacks[k];
       const theirs: readonly string[] = wholeParsed.stacks[start + k];
@@ -281,6 +376,23 @@ describe('core/delivery properties (fast-check)', function () {
     fc.assert(
       fc.property(markdown, fc.integer({ min: 50, max: 500 }), (md, maxLength) => {
         const format = plainFormat(maxLength);
+        checkParts(md, format, renderAndSplit(md, format));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`Slack mrkdwn at Slack's limit (4,000 bytes): ${RUNS} generated replies`, () => {
+    fc.assert(
+      fc.property(markdown, (md) => checkParts(md, SLACK_MRKDWN, renderAndSplit(md, SLACK_MRKDWN))),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`Slack mrkdwn with small limits (600-1500 bytes, above the longest generated link): ${RUNS} replies, many cuts each`, () => {
+    fc.assert(
+      fc.property(markdown, fc.integer({ min: 600, max: 1500 }), (md, maxLength) => {
+        const format: PlatformFormat = { ...SLACK_MRKDWN, maxLength };
         checkParts(md, format, renderAndSplit(md, format));
       }),
       { numRuns: RUNS },

@@ -6,7 +6,7 @@
  * quadratically.
  */
 import { strict as assert } from 'node:assert';
-import { renderAndSplit, TELEGRAM_HTML, type PlatformFormat, type Run } from '../../nodes/core/delivery';
+import { renderAndSplit, SLACK_MRKDWN, TELEGRAM_HTML, type PlatformFormat, type Run } from '../../nodes/core/delivery';
 
 interface Counted {
   format: PlatformFormat;
@@ -79,6 +79,9 @@ describe('core/delivery scaling (no timing)', () => {
         const generic = (): Counted => counting(TELEGRAM_HTML, { measure: (html: string) => html.length });
         const genericRatio = work(generic, large) / work(generic, small);
         assert.ok(genericRatio <= 2.5, `generic measure, ${small.length} -> ${large.length} chars: ${genericRatio.toFixed(2)}x the work`);
+        // Slack's byte measure counts markup: the generic path, with Slack's serialiser.
+        const slackRatio = work(() => counting(SLACK_MRKDWN), large) / work(() => counting(SLACK_MRKDWN), small);
+        assert.ok(slackRatio <= 2.5, `Slack mrkdwn, ${small.length} -> ${large.length} chars: ${slackRatio.toFixed(2)}x the work`);
       }
     });
   }

@@ -18,6 +18,16 @@ export {
   escapeHtml,
   escapeAttribute,
 } from './render-telegram';
+export {
+  SLACK_MRKDWN,
+  SLACK_MAX_BYTES,
+  serializeSlackMrkdwn,
+  measureSlackMrkdwn,
+  escapeSlackText,
+  slackUrl,
+  isSlackLink,
+} from './render-slack';
+export { readSlackMrkdwn, slackVisibleText, type SlackReading } from './slack-reader';
 export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
 export { retryAfterMs, isNotModified, isEntityError } from './errors';
 export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';
