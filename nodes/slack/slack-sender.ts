@@ -16,7 +16,7 @@
  * connection's (web-calls.ts), and a post is made exactly once even when its answer is lost
  * (post-once.ts).
  */
-import { DEFAULT_EDIT_INTERVAL_MS, renderAndSplit, type PlatformFormat, type RenderedPart } from '../core/delivery';
+import { DEFAULT_EDIT_INTERVAL_MS, renderAndSplit, SLACK_MRKDWN, type PlatformFormat, type RenderedPart } from '../core/delivery';
 import { ChannelSender, NoConnectionError, type Delivered, type PlatformDelivery, type StreamKit, type StreamView } from '../core/kit/channel-sender';
 import type { Outbound } from '../core/outbound';
 import type { SlackAddress } from './address';
@@ -26,7 +26,6 @@ import type { OutFile } from './files';
 import { NativeStream } from './native-stream';
 import { postOnce } from './post-once';
 import { classify } from './send-errors';
-import { SLACK_TEMP_FORMAT, withMaxLength } from './slack-format';
 
 export type { Delivered };
 
@@ -53,9 +52,10 @@ export interface SenderOptions {
   onBackgroundError?: (error: unknown) => void;
 }
 
-/** The format replies are rendered in: the temporary escaped plain text until SLACK_MRKDWN lands (slack-format.ts). */
-const FORMAT: PlatformFormat = SLACK_TEMP_FORMAT;
-const SECTION_FORMAT: PlatformFormat = withMaxLength(FORMAT, SECTION_MAX, `${FORMAT.name}-section`);
+/** Replies are Slack mrkdwn, measured in UTF-8 bytes (chat.update refuses more than 4,000). */
+const FORMAT: PlatformFormat = SLACK_MRKDWN;
+/** A section block holds 3,000 characters: the text beside buttons is split to that. */
+const SECTION_FORMAT: PlatformFormat = { ...FORMAT, name: `${FORMAT.name}-section`, maxLength: SECTION_MAX };
 
 /** Slack clears an assistant status after a while; set again well before. */
 const STATUS_INTERVAL_MS = 30_000;

@@ -13,8 +13,7 @@ import { inertMarkdown } from '../../nodes/slack/native-stream';
 import { readPrompts } from '../../nodes/slack/prompts';
 import { classify, describeSendError } from '../../nodes/slack/send-errors';
 import { readAppSettings } from '../../nodes/slack/settings';
-import { escapeMrkdwn, SLACK_TEMP_FORMAT } from '../../nodes/slack/slack-format';
-import { renderAndSplit } from '../../nodes/core/delivery';
+import { renderAndSplit, SLACK_MRKDWN } from '../../nodes/core/delivery';
 
 describe('slack modules', () => {
   it('settings: token shapes, the mode, the API base URL and bounded timings', () => {
@@ -103,9 +102,9 @@ describe('slack modules', () => {
     assert.ok(isAllowedFileUrl('https://files.slack-gov.com/x', fileOrigins('https://slack-gov.com')));
   });
 
-  it('the temporary format escapes Slack\'s three characters and counts bytes; streamed Markdown cannot ping', () => {
-    assert.equal(escapeMrkdwn('<!channel> & <@U1>'), '&lt;!channel&gt; &amp; &lt;@U1&gt;');
-    const parts = renderAndSplit('ü'.repeat(3000), SLACK_TEMP_FORMAT);
+  it('replies are mrkdwn with Slack\'s three characters escaped, counted in bytes; streamed Markdown cannot ping', () => {
+    assert.equal(renderAndSplit('<!channel> & <@U1>', SLACK_MRKDWN)[0].text, '&lt;!channel&gt; &amp; &lt;@U1&gt;');
+    const parts = renderAndSplit('ü'.repeat(3000), SLACK_MRKDWN);
     assert.ok(parts.length >= 2 && parts.every((p) => Buffer.byteLength(p.text) <= 4000));
     assert.equal(inertMarkdown('hi <!here> <@U1> <#C1> <b>'), 'hi <\u200b!here> <\u200b@U1> <\u200b#C1> <b>');
   });
