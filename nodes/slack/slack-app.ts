@@ -8,8 +8,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { captureRawBodies, RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { registerSecrets } from '../common/node-secrets';
-import { ConnectionUsers } from '../common/kit/connection-users';
-import { errorText } from '../core/error-text';
+import { shareConnection } from '../common/kit/connection-users';
 import { redact } from '../core/redact';
 import type { SlackAppNode } from './app-api';
 import { SlackConnection, type ConnectionStatus, type RouteHandler } from './connection';
@@ -102,13 +101,10 @@ export = function (RED: NodeAPI): void {
     }
     node.connection = connection;
 
-    const users = new ConnectionUsers<ConnectionStatus>(connection, problem, {
+    const users = shareConnection<ConnectionStatus>(node, connection, problem, {
       text: statusText,
-      starting: (st) => ({ ...st, state: 'connecting', key: 'connecting' }),
-      onStartError: (err) => node.error(t('slack-app.errors.failed', { message: errorText(err) })),
+      failed: (message) => t('slack-app.errors.failed', { message }),
     });
-    node.register = (user, options) => users.register(user, options);
-    node.deregister = (user, done) => users.deregister(user, done);
 
     const origins = fileOrigins(settings.apiRoot);
     node.download = (url, maxBytes) => downloadFile(url, token, origins, maxBytes);

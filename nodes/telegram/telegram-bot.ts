@@ -6,14 +6,13 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
-import { readBotSettings, type BotProblem, type TelegramBotCredentials, type TelegramBotDef } from './bot-settings';
+import { readBotSettings, type BotProblem, type TelegramBotDef } from './bot-settings';
 import { errorText } from '../core/error-text';
-import { settle } from '../core/guard';
 import { registerSecrets } from '../common/node-secrets';
 import { redact, TelegramConnection, type ConnectionStatus } from './connection';
 import { MAX_UPDATE_BYTES, type WebhookHandler } from './webhook-adapter';
 import type { TelegramBotNode } from './bot-api';
-import { ConnectionUsers } from '../common/kit/connection-users';
+import { shareConnection } from '../common/kit/connection-users';
 
 export = function (RED: NodeAPI): void {
   function ChatgateTelegramBotNode(this: TelegramBotNode & { connection: TelegramConnection | undefined }, def: TelegramBotDef & NodeDef) {
@@ -86,13 +85,10 @@ export = function (RED: NodeAPI): void {
     }
     node.connection = connection;
 
-    const users = new ConnectionUsers<ConnectionStatus>(connection, problem, {
+    const users = shareConnection<ConnectionStatus>(node, connection, problem, {
       text: statusText,
-      starting: (st) => ({ ...st, state: 'connecting', key: 'connecting' }),
-      onStartError: (err) => node.error(t('telegram-bot.errors.failed', { message: errorText(err) })),
+      failed: (message) => t('telegram-bot.errors.failed', { message }),
     });
-    node.register = (user, options) => users.register(user, options);
-    node.deregister = (user, done) => users.deregister(user, done);
 
     node.fileUrl = (filePath) => `${settings.apiRoot ?? 'https://api.telegram.org'}/file/bot${token}/${filePath}`;
 

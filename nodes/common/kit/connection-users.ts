@@ -7,6 +7,7 @@
 import type { Node } from 'node-red';
 import type { ChannelState } from '../../core/channels';
 import { settle } from '../../core/guard';
+import { errorText } from '../../core/error-text';
 
 /** Where a user node shows the connection's status: a ChannelLink from linkChannel fits. */
 export interface StatusSink {
@@ -103,4 +104,30 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
 function show(u: User, state: ChannelState, text: string, message?: string): void {
   if (u.sink) u.sink.status(state, text, message);
   else u.node.status({ fill: FILL[state], shape: state === 'connected' ? 'dot' : 'ring', text });
+}
+
+/** A config node that shares its connection: the API its in and out nodes call. */
+export interface SharingNode extends Node {
+  register(user: Node, options?: RegisterOptions): void;
+  deregister(user: Node, done?: () => void): void;
+}
+
+/**
+ * Gives a platform config node its users: register/deregister on the node, a stopped connection
+ * shown as "connecting" to a new user, a failed start logged as `failed(message)`.
+ */
+export function shareConnection<S extends { state: ChannelState; key: string; message?: string }>(
+  node: SharingNode,
+  connection: ManagedConnection<S> | undefined,
+  problem: string | undefined,
+  opts: { text(status: S): string; failed(message: string): string },
+): ConnectionUsers<S> {
+  const users = new ConnectionUsers<S>(connection, problem, {
+    text: opts.text,
+    starting: (st) => ({ ...st, state: 'connecting', key: 'connecting' }),
+    onStartError: (err) => node.error(opts.failed(errorText(err))),
+  });
+  node.register = (user, options) => users.register(user, options);
+  node.deregister = (user, done) => users.deregister(user, done);
+  return users;
 }
