@@ -100,3 +100,18 @@ export function safeError(err: unknown, extra: ReadonlyArray<string | undefined>
   if (name && name !== 'Error') e.name = name;
   return e;
 }
+
+/**
+ * `describe(err)` as an Error whose message is secret-free, and never a throw: a platform's
+ * describer reads fields of error bodies it does not control; if it trips, the plain text of the
+ * error is said instead.
+ */
+export function describeSafely(err: unknown, describe: (err: unknown) => string): Error {
+  let message: string;
+  try {
+    message = redact(describe(err));
+  } catch {
+    message = redact(errorText(err));
+  }
+  return new Error(message || 'unknown error');
+}

@@ -15,7 +15,7 @@
  */
 import { errorText, field, numberField, textField } from '../core/error-text';
 import { Stopped } from '../core/kit/live-connection';
-import { redact } from '../core/redact';
+import { describeSafely, redact } from '../core/redact';
 
 /** Looks up a catalog key (RED._ in the node); the default keeps the module usable without Node-RED. */
 export type Translate = (key: string, params?: Record<string, string | number>) => string;
@@ -139,11 +139,5 @@ function describeUnsafe(err: unknown, t: Translate): string {
 
 /** A translated, token-free error for what remains after the connection's own retries. Never throws. */
 export function describeSendError(err: unknown, t: Translate = keyOnly): Error {
-  let message: string;
-  try {
-    message = describeUnsafe(err, t);
-  } catch {
-    message = redact(errorText(err));
-  }
-  return new Error(message || 'unknown error');
+  return describeSafely(err, (e) => describeUnsafe(e, t));
 }

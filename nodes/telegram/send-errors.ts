@@ -9,7 +9,7 @@
  */
 import { GrammyError, HttpError } from 'grammy';
 import { errorText, field, numberField, textField } from '../core/error-text';
-import { redact } from '../core/redact';
+import { describeSafely, redact } from '../core/redact';
 import type { Translate } from './address';
 
 /** Removes bot tokens (and every registered secret) from text that may carry a request URL. */
@@ -37,11 +37,5 @@ function describeUnsafe(err: unknown, t: Translate): string {
 
 /** A translated, token-free error for what remains after the bot's own retries. Never throws. */
 export function describeSendError(err: unknown, t: Translate): Error {
-  let message: string;
-  try {
-    message = describeUnsafe(err, t);
-  } catch {
-    message = scrubToken(errorText(err));
-  }
-  return new Error(message || 'unknown error');
+  return describeSafely(err, (e) => describeUnsafe(e, t));
 }
