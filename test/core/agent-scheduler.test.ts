@@ -143,4 +143,29 @@ describe('core/agent turn scheduler', () => {
     await s.settled();
     assert.deepEqual(counts, ['1/0', '1/1', '1/0', '0/0']);
   });
+  it('a freed slot goes to the oldest waiting message across threads, also one queued behind a running turn', async () => {
+    const w = fakeWork({ concurrency: 1 });
+    w.scheduler.submit('A', 'a1');
+    w.scheduler.submit('A', 'a2'); // waits behind a1, in its own thread
+    w.scheduler.submit('B', 'b1'); // newer than a2
+    w.scheduler.submit('C', 'c1');
+    await tick();
+    await w.release('a1');
+    await w.release('a2');
+    await w.release('b1');
+    await w.release('c1');
+    assert.deepEqual(w.log.filter((l) => l.startsWith('start')), ['start a1', 'start a2', 'start b1', 'start c1']);
+  });
+
+  it('with a thousand threads waiting, each freed slot still takes the oldest', async () => {
+    const w = fakeWork({ concurrency: 1, maxTotalQueue: 5000 });
+    const order: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      w.scheduler.submit(`t${i % 500}`, `m${i}`);
+      order.push(`m${i}`);
+    }
+    await tick();
+    for (const label of order) await w.release(label);
+    assert.deepEqual(w.log.filter((l) => l.startsWith('start')).map((l) => l.slice(6)), order);
+  });
 });

@@ -6,6 +6,7 @@
  */
 
 import { guard } from '../guard';
+import { ReadyHeap } from './ready-heap';
 
 export const QUEUE_MODES = ['followup', 'collect', 'interrupt'] as const;
 export type QueueMode = (typeof QUEUE_MODES)[number];
@@ -69,6 +70,7 @@ export class TurnScheduler<T> {
   private readonly opts: SchedulerOptions;
   private readonly threads = new Map<string, ThreadState<T>>();
   private readonly running = new Set<Promise<void>>();
+  private readonly ready = new ReadyHeap();
   private active = 0;
   private queued = 0;
   private seq = 0;
@@ -104,8 +106,11 @@ export class TurnScheduler<T> {
     if (thread.queue.length >= this.opts.maxQueue) return { accepted: false, reason: 'thread-queue-full' };
     if (this.queued >= this.opts.maxTotalQueue) return { accepted: false, reason: 'queue-full' };
     this.threads.set(threadId, thread);
-    thread.queue.push({ item, seq: this.seq++ });
+    const seq = this.seq++;
+    thread.queue.push({ item, seq });
     this.queued++;
+    // A thread becomes ready with its first waiting message (a running one, when its turn ends).
+    if (!thread.running && thread.queue.length === 1) this.ready.push({ threadId, seq });
     if (thread.running && this.opts.mode === 'interrupt') thread.running.abort(new TurnAborted('interrupt'));
     this.pump();
     const started = !thread.queue.some((w) => w.item === item);
@@ -126,6 +131,7 @@ export class TurnScheduler<T> {
       thread.running?.abort(new TurnAborted('closed'));
     }
     this.queued = 0;
+    this.ready.clear();
     this.onChange(this.stats);
     return dropped;
   }
@@ -138,14 +144,12 @@ export class TurnScheduler<T> {
   /** Starts turns while there are free slots, oldest waiting message first. */
   private pump(): void {
     while (!this.closed && this.active < this.opts.concurrency) {
-      let next: [string, ThreadState<T>] | undefined;
-      for (const entry of this.threads) {
-        const t = entry[1];
-        if (t.running || !t.queue.length) continue;
-        if (!next || t.queue[0].seq < next[1].queue[0].seq) next = entry;
-      }
+      const next = this.ready.pop();
       if (!next) return;
-      this.start(next[0], next[1]);
+      const t = this.threads.get(next.threadId);
+      // Stale: the thread is gone, running, or its head is not the message it was ready with.
+      if (!t || t.running || !t.queue.length || t.queue[0].seq !== next.seq) continue;
+      this.start(next.threadId, t);
     }
   }
 
@@ -167,6 +171,7 @@ export class TurnScheduler<T> {
       thread.running = undefined;
       this.active--;
       if (!thread.queue.length && this.threads.get(threadId) === thread) this.threads.delete(threadId);
+      else if (thread.queue.length && !this.closed) this.ready.push({ threadId, seq: thread.queue[0].seq });
       // The next turn starts from here, a handler nobody awaits: a throw must not escape it.
       guard(() => this.pump())();
       guard(() => this.onChange(this.stats))();
