@@ -22,6 +22,10 @@
  * measure the side with more code, Node-RED, as slower than it runs); runs alternate between the
  * sides and each figure is the median of the runs. (No forced GC between runs: a full GC leaves
  * both sides slower for the next run than they run in service.)
+ *
+ * The Slack case (pipeline-slack.ts: slack in ... slack out over Socket Mode beside a bare Bolt
+ * app) runs after this one, in a child process of its own: Node-RED's runtime starts once per
+ * process.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -225,6 +229,10 @@ export async function runPipeline(log: (s: string) => void): Promise<Row[]> {
     await bare.stop();
     await agent.close();
   }
+  // Loaded only now: this process need not load Bolt for the Telegram case.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runPipelineSlackInChild } = require('./pipeline-slack') as typeof import('./pipeline-slack');
+  rows.push(...(await runPipelineSlackInChild(log)));
   return rows;
 }
 
