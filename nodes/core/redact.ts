@@ -22,6 +22,10 @@ const SHAPES: Array<[RegExp, string]> = [
   // Slack bot, user, app and config tokens.
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, REDACTED],
   [/\bxapp-[A-Za-z0-9-]{10,}\b/g, REDACTED],
+  // Discord bot tokens: the bot's id in base64, a timestamp and an HMAC, dot-separated.
+  [/(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, REDACTED],
+  // Discord interaction and webhook tokens in a request path (`/webhooks/<app id>/<token>/...`).
+  [/(\/(?:webhooks|interactions)\/\d{5,}\/)[A-Za-z0-9_.-]{20,}/g, `$1${REDACTED}`],
   // Credentials in an Authorization header or a URL's user info.
   [/\b(Bearer|Bot|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   [/(\/\/[^/\s:@]+:)[^/\s@]+@/g, `$1${REDACTED}@`],

@@ -30,6 +30,9 @@ export const MODULES = {
   slackApp: 'slack/slack-app.js',
   slackIn: 'slack/slack-in.js',
   slackOut: 'slack/slack-out.js',
+  discordBot: 'discord/discord-bot.js',
+  discordIn: 'discord/discord-in.js',
+  discordOut: 'discord/discord-out.js',
 } as const;
 
 export type ModuleName = keyof typeof MODULES;

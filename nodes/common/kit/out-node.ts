@@ -38,6 +38,13 @@ export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
   name: string;
   /** The config node, or undefined when none is selected or deployed. */
   owner: ConnectionOwner | undefined;
+  /**
+   * With several config nodes of the platform, a reply must leave through the one its chat talks
+   * to: `is(channelId)` says whether the reply's `replyTo.channelId` names ANOTHER config node of
+   * the platform (an in node's id, from the admin send API, is none). Such a reply is refused with
+   * `<catalog>.errors.<errorKey>` (param `channelId`) before `prepare`. Optional.
+   */
+  otherOwner?: { is(channelId: string): boolean; errorKey: string };
   /** Turns the message (and its outbound part) into the platform's reply, or a translated error naming the field. */
   prepare(msg: NodeMessage & Record<string, unknown>, out: Outbound): Result<R>;
   /** Built once the link exists: its background errors go to the node status. */
@@ -86,6 +93,8 @@ export function runOutNode<A extends KitAddress, R extends KitReply<A>>(RED: Nod
   function prepare(msg: NodeMessage & Record<string, unknown>, outbound?: Outbound): Result<R> {
     const read = outbound ? { ok: true as const, value: outbound } : readOutbound(msg);
     if (!read.ok) return read;
+    const owner = read.value.replyTo.channelId;
+    if (spec.otherOwner?.is(owner)) return { ok: false, error: t(`${spec.catalog}.errors.${spec.otherOwner.errorKey}`, { channelId: owner }) };
     return spec.prepare(msg, read.value);
   }
 

@@ -28,6 +28,16 @@ export {
   isSlackLink,
 } from './render-slack';
 export { readSlackMrkdwn, slackVisibleText, type SlackReading } from './slack-reader';
+export {
+  DISCORD_MARKDOWN,
+  DISCORD_MAX_LENGTH,
+  serializeDiscordMarkdown,
+  measureDiscordMarkdown,
+  discordUrl,
+  isDiscordLink,
+  isMaskableLabel,
+} from './render-discord';
+export { readDiscordMarkdown, discordVisibleText, type DiscordReading } from './discord-reader';
 export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
 export { retryAfterMs, isNotModified, isEntityError } from './errors';
 export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';

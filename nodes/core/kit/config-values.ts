@@ -22,3 +22,14 @@ export function baseUrl(url: string | undefined): string | undefined {
   const r = (url ?? '').trim().replace(/\/+$/, '');
   return r === '' ? undefined : r;
 }
+
+/** A duration typed in seconds (the editor's Advanced fields), as milliseconds within [minSeconds, maxSeconds]. */
+export function secondsAsMs(v: unknown, fallbackMs: number, minSeconds: number, maxSeconds: number): number {
+  return boundedNumber(v, fallbackMs / 1000, minSeconds, maxSeconds) * 1000;
+}
+
+/** The backoff of a connection's retries: the first pause and the longest, in ms; the longest is never below the first. */
+export function backoffRange(retryMin: unknown, retryMax: unknown, defaults: { backoffMinMs: number; backoffMaxMs: number }): { backoffMinMs: number; backoffMaxMs: number } {
+  const backoffMinMs = secondsAsMs(retryMin, defaults.backoffMinMs, 0.05, 600);
+  return { backoffMinMs, backoffMaxMs: Math.max(backoffMinMs, secondsAsMs(retryMax, defaults.backoffMaxMs, 0.05, 3600)) };
+}
