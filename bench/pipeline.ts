@@ -25,7 +25,8 @@
  *
  * The Slack case (pipeline-slack.ts: slack in ... slack out over Socket Mode beside a bare Bolt
  * app) runs after this one, in a child process of its own: Node-RED's runtime starts once per
- * process.
+ * process. The Discord case (pipeline-discord.ts: discord in ... discord out beside a bare discord.js
+ * client) runs after the Slack one, in a child process of its own likewise.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -233,6 +234,9 @@ export async function runPipeline(log: (s: string) => void): Promise<Row[]> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runPipelineSlackInChild } = require('./pipeline-slack') as typeof import('./pipeline-slack');
   rows.push(...(await runPipelineSlackInChild(log)));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runPipelineDiscordInChild } = require('./pipeline-discord') as typeof import('./pipeline-discord');
+  rows.push(...(await runPipelineDiscordInChild(log)));
   return rows;
 }
 
