@@ -343,16 +343,25 @@ function parseDiscordMarkdown(text: string, whole = false): { visible: string; s
   assert.equal(text.split('```').length - 1, 2 * reading.codeBlocks.length, `every \`\`\` a fence of a code block in ${JSON.stringify(text.slice(0, 300))}`);
   const stacks: Array<readonly string[]> = [];
   let block = -1;
+  let withLang: readonly string[] = [];
+  // The reader shares one styles array among the characters it formats alike: judge each once.
+  const judged = new Set<readonly string[]>();
   reading.styles.forEach((styles, k) => {
-    const bad = styles.find((s) => NEVER.test(s));
-    assert.equal(bad, undefined, `${bad} at ${JSON.stringify(reading.visible.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(text.slice(0, 300))}`);
+    if (!judged.has(styles)) {
+      const bad = styles.find((s) => NEVER.test(s));
+      assert.equal(bad, undefined, `${bad} at ${JSON.stringify(reading.visible.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(text.slice(0, 300))}`);
+      judged.add(styles);
+    }
     if (!styles.includes('pre')) {
       stacks.push(styles);
       return;
     }
     // Which code block this character is in: a new one starts after a character outside code.
-    if (k === 0 || !reading.styles[k - 1].includes('pre')) block++;
-    stacks.push(styles.concat(`lang ${reading.codeBlocks[block]?.lang ?? '?'}`));
+    if (k === 0 || !reading.styles[k - 1].includes('pre')) {
+      block++;
+      withLang = styles.concat(`lang ${reading.codeBlocks[block]?.lang ?? '?'}`);
+    }
+    stacks.push(withLang);
   });
   return { visible: reading.visible, stacks };
 }
@@ -423,17 +432,19 @@ function checkDiscordStyles(markdown: string, whole: RenderedPart): Array<{ styl
   const asked = askedDiscordStyles(runs);
   const { visible, stacks } = parseDiscordMarkdown(whole.text, true);
   assert.equal(asked.length, visible.length);
+  const normal = new Map<readonly string[], string[]>();
   for (let k = 0; k < visible.length; k++) {
     if (/\s/.test(visible[k])) continue;
-    const read = [...stacks[k]].map((s) => (s.startsWith('link ') ? linkStyle(s) : s)).sort();
-    const where = `char ${k} ${JSON.stringify(visible.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(whole.text.slice(0, 300))}`;
+    let read = normal.get(stacks[k]);
+    if (!read) normal.set(stacks[k], (read = [...stacks[k]].map((s) => (s.startsWith('link ') ? linkStyle(s) : s)).sort()));
+    const where = (): string => `char ${k} ${JSON.stringify(visible.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(whole.text.slice(0, 300))}`;
     const { styles, inner } = asked[k];
     if (!inner) {
-      assert.deepEqual(read, styles, where);
+      if (read.join('\n') !== styles.join('\n')) assert.deepEqual(read, styles, where());
       continue;
     }
-    for (const style of read) assert.ok(styles.includes(style), `${style} not asked: ${where}`);
-    for (const style of styles) if (style === 'code' || style === 'quote') assert.ok(read.includes(style), `${style} lost: ${where}`);
+    for (const style of read) if (!styles.includes(style)) assert.fail(`${style} not asked: ${where()}`);
+    for (const style of styles) if ((style === 'code' || style === 'quote') && !read.includes(style)) assert.fail(`${style} lost: ${where()}`);
   }
   return asked;
 }
@@ -505,6 +516,8 @@ function checkParts(markdown: string, format: PlatformFormat, parts: RenderedPar
     for (let k = 0; k < end - start; k++) {
       const mine: readonly string[] = stacks[k];
       const theirs: readonly string[] = wholeParsed.stacks[start + k];
+      // Discord drops line breaks next to a fence, so blank lines a part ends a code block with go after its fence.
+      if (discord && /\s/.test(whole.plain[start + k])) continue;
       assert.equal(mine.includes('pre'), theirs.includes('pre'), `part ${i}, char ${k}: inside a code block in one and not the other`);
       for (const tag of mine) {
         // Discord: a piece of a code span or a link may keep a formatting (or a link) the whole one

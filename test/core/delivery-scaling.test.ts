@@ -6,7 +6,7 @@
  * quadratically.
  */
 import { strict as assert } from 'node:assert';
-import { renderAndSplit, SLACK_MRKDWN, TELEGRAM_HTML, type PlatformFormat, type Run } from '../../nodes/core/delivery';
+import { renderAndSplit, DISCORD_MARKDOWN, SLACK_MRKDWN, TELEGRAM_HTML, type PlatformFormat, type Run } from '../../nodes/core/delivery';
 
 interface Counted {
   format: PlatformFormat;
@@ -82,6 +82,9 @@ describe('core/delivery scaling (no timing)', () => {
         // Slack's byte measure counts markup: the generic path, with Slack's serialiser.
         const slackRatio = work(() => counting(SLACK_MRKDWN), large) / work(() => counting(SLACK_MRKDWN), small);
         assert.ok(slackRatio <= 2.5, `Slack mrkdwn, ${small.length} -> ${large.length} chars: ${slackRatio.toFixed(2)}x the work`);
+        // Discord's 2,000 characters count markup too: the generic path, with Discord's serialiser.
+        const discordRatio = work(() => counting(DISCORD_MARKDOWN), large) / work(() => counting(DISCORD_MARKDOWN), small);
+        assert.ok(discordRatio <= 2.5, `Discord Markdown, ${small.length} -> ${large.length} chars: ${discordRatio.toFixed(2)}x the work`);
       }
     });
   }

@@ -512,23 +512,46 @@ const CLOSER = 2;
 const cellText: string[] = [];
 const cellKind: number[] = [];
 const cellItalic: boolean[] = [];
+/** How many cells the line has (the arrays are only ever overwritten, never shrunk). */
+let cells = 0;
 
 function push(text: string, kind: number, italic = false): void {
-  cellText.push(text);
-  cellKind.push(kind);
-  cellItalic.push(italic);
+  cellText[cells] = text;
+  cellKind[cells] = kind;
+  cellItalic[cells] = italic;
+  cells++;
 }
 
 /** The prose of one line (no quote marker): marks opened and closed at the edges of what they style. */
 function proseLine(runs: readonly Run[]): string {
+  if (runBits.length < runs.length) runBits = new Int32Array(Math.max(runs.length, 2 * runBits.length));
+  if (runHrefs.length < runs.length) runHrefs.length = runs.length;
   let plain = true;
-  for (let i = 0; i < runs.length && plain; i++) if (markBits(runs[i].marks) & INLINE) plain = false;
+  for (let i = 0; i < runs.length; i++) {
+    const bits = markBits(runs[i].marks);
+    runBits[i] = bits;
+    runHrefs[i] = bits & LINK ? foundHref : undefined;
+    if (bits & INLINE) plain = false;
+  }
   if (plain) {
     // No inline formatting: one stretch of prose.
     if (runs.length === 1) return escapeProse(runs[0].text, -1, -1, false, true);
     let text = '';
     for (const run of runs) text += run.text;
     return escapeProse(text, -1, -1, false, true);
+  }
+  if (runs.length === 1) {
+    // One run of emphasis only (a heading, say), no whitespace at its edges: its markers around it,
+    // nested bold, italic, strike, underline (as emphasisOrders would).
+    const { text } = runs[0];
+    const bits = runBits[0];
+    if (!(bits & (CODE | LINK)) && text && !isWhitespace(text.charCodeAt(0)) && !isWhitespace(text.charCodeAt(text.length - 1))) {
+      let open = '';
+      for (const kind of EMPHASIS) if (bits & kind) open += MARKER[kind];
+      let close = '';
+      for (let k = EMPHASIS.length - 1; k >= 0; k--) if (bits & EMPHASIS[k]) close += MARKER[EMPHASIS[k]];
+      return open + escapeProse(text, open.charCodeAt(open.length - 1), close.charCodeAt(0), (bits & ITALIC) !== 0, true) + close;
+    }
   }
   const segments = segmentsOf(runs);
   let nested = false;
@@ -555,16 +578,15 @@ function proseLine(runs: readonly Run[]): string {
     const emphasis = segment.mask & (BOLD | ITALIC | STRIKE | UNDERLINE);
     if (emphasis & (emphasis - 1)) nested = true;
   }
-  const orders = nested ? emphasisOrders(segments) : singleOrders(segments);
+  cells = 0;
+  if (!nested) return simpleLine(segments);
+  const orders = emphasisOrders(segments);
   let nextOrder: readonly number[] = NONE;
   const nextOrders: Array<readonly number[]> = new Array(segments.length);
   for (let i = segments.length - 1; i >= 0; i--) {
     nextOrders[i] = nextOrder;
     if (segments[i].core) nextOrder = orders[i];
   }
-  cellText.length = 0;
-  cellKind.length = 0;
-  cellItalic.length = 0;
   const open = openMarks;
   open.length = 0;
   for (let i = 0; i < segments.length; i++) {
@@ -596,7 +618,7 @@ function proseLine(runs: readonly Run[]): string {
       }
     } else if (closing) {
       // `~~` and `__` end only before a character other than an underscore.
-      const closer = cellText[cellText.length - 1];
+      const closer = cellText[cells - 1];
       if ((closer === '~~' || closer === '__') && first === 0x5f) push(ZWSP, FINAL);
     }
     if (segment.raw !== undefined) push(segment.raw, FINAL);
@@ -605,6 +627,49 @@ function proseLine(runs: readonly Run[]): string {
   closeTo(0);
   return joinCells();
 }
+
+/**
+ * proseLine for the usual line, where no stretch carries two emphasis marks: at most one marker is
+ * open at a time (the same algorithm with its stack of one).
+ */
+function simpleLine(segments: readonly Segment[]): string {
+  const n = segments.length;
+  // The emphasis of the next core segment after each one (what may stay open across whitespace).
+  const nextKind = nextKinds.length < n ? (nextKinds = new Int32Array(Math.max(n, 2 * nextKinds.length))) : nextKinds;
+  let after = 0;
+  for (let i = n - 1; i >= 0; i--) {
+    nextKind[i] = after;
+    if (segments[i].core) after = segments[i].mask & (BOLD | ITALIC | STRIKE | UNDERLINE);
+  }
+  let open = 0;
+  for (let i = 0; i < n; i++) {
+    const segment = segments[i];
+    if (!segment.core) {
+      // Markers close before whitespace, never after it; nothing opens on whitespace.
+      if (open && !(segment.mask & open && nextKind[i] === open)) {
+        push(MARKER[open], CLOSER);
+        open = 0;
+      }
+      push(segment.text, PROSE);
+      continue;
+    }
+    const kind = segment.mask & (BOLD | ITALIC | STRIKE | UNDERLINE);
+    if (kind !== open) {
+      if (open) push(MARKER[open], CLOSER);
+      if (kind) {
+        if (open) push(ZWSP, FINAL);
+        push(MARKER[kind], FINAL);
+      } else if ((open === STRIKE || open === UNDERLINE) && (segment.raw ?? segment.text).charCodeAt(0) === 0x5f) push(ZWSP, FINAL);
+      open = kind;
+    }
+    if (segment.raw !== undefined) push(segment.raw, FINAL);
+    else push(segment.text, PROSE, open === ITALIC);
+  }
+  if (open) push(MARKER[open], CLOSER);
+  return joinCells();
+}
+
+let nextKinds = new Int32Array(16);
 
 /** The emphasis open on the line being written, outermost first. */
 const openMarks: number[] = [];
@@ -615,7 +680,7 @@ function closeTo(keep: number): void {
   for (let k = open.length - 1; k >= keep; k--) {
     const text = MARKER[open[k]];
     // `~~` and `__` end only before a character other than an underscore.
-    const inner = cellKind[cellKind.length - 1] === CLOSER ? cellText[cellText.length - 1] : '';
+    const inner = cells && cellKind[cells - 1] === CLOSER ? cellText[cells - 1] : '';
     if (text.charCodeAt(0) === 0x5f && (inner === '__' || inner === '~~')) push(ZWSP, FINAL);
     push(text, CLOSER);
   }
@@ -626,7 +691,7 @@ function closeTo(keep: number): void {
 function joinCells(): string {
   let line = '';
   let atStart = true;
-  const n = cellText.length;
+  const n = cells;
   for (let i = 0; i < n; i++) {
     let text = cellText[i];
     if (cellKind[i] === PROSE) {
@@ -655,20 +720,15 @@ function isMarker(text: string): boolean {
 }
 
 const NONE: readonly number[] = [];
-const ONLY: Record<number, readonly number[]> = { [BOLD]: [BOLD], [ITALIC]: [ITALIC], [STRIKE]: [STRIKE], [UNDERLINE]: [UNDERLINE] };
-
-/** No segment carries two emphasis marks: each core's order is its one mark. */
-function singleOrders(segments: readonly Segment[]): Array<readonly number[]> {
-  const orders: Array<readonly number[]> = new Array(segments.length);
-  for (let i = 0; i < segments.length; i++) orders[i] = (segments[i].core && ONLY[segments[i].mask & (BOLD | ITALIC | STRIKE | UNDERLINE)]) || NONE;
-  return orders;
-}
-
 function commonLength(a: readonly number[], b: readonly number[]): number {
   let k = 0;
   while (k < a.length && k < b.length && a[k] === b[k]) k++;
   return k;
 }
+
+/** markBits of the line's runs, and their links' addresses, as proseLine found them. */
+let runBits = new Int32Array(16);
+const runHrefs: Array<string | undefined> = [];
 
 /** Runs merged where Discord writes the same marks, each cut into leading space, core and trailing space. */
 function segmentsOf(runs: readonly Run[]): Segment[] {
@@ -676,11 +736,11 @@ function segmentsOf(runs: readonly Run[]): Segment[] {
   let text = '';
   let mask = 0;
   let href: string | undefined;
-  for (const run of runs) {
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i];
     if (!run.text) continue;
-    const bits = markBits(run.marks);
-    const runHref = bits & LINK ? foundHref : undefined;
-    const runMask = bits & (BOLD | ITALIC | STRIKE | UNDERLINE | CODE);
+    const runHref = runHrefs[i];
+    const runMask = runBits[i] & (BOLD | ITALIC | STRIKE | UNDERLINE | CODE);
     if (text && runMask === mask && runHref === href) {
       text += run.text;
       continue;
@@ -792,18 +852,19 @@ class Writer {
   private contentPre: Extract<Mark, { kind: 'pre' }> | undefined;
   private contentQuoted = false;
 
-  static from(checkpoint: Checkpoint | undefined): Writer {
-    const writer = new Writer();
-    if (checkpoint) {
-      writer.out = checkpoint.out;
-      writer.inPre = checkpoint.inPre;
-      writer.preQuoted = checkpoint.preQuoted;
-      writer.before = checkpoint.before;
-      writer.lines = checkpoint.lines;
-      writer.blanks = checkpoint.blanks;
-      writer.pending = checkpoint.pending;
-    }
-    return writer;
+  /** Starts over, from a checkpoint or from nothing (one writer serves every call). */
+  reset(checkpoint: Checkpoint | undefined): this {
+    this.out = checkpoint ? checkpoint.out : '';
+    this.inPre = checkpoint ? checkpoint.inPre : false;
+    this.preQuoted = checkpoint ? checkpoint.preQuoted : false;
+    this.before = checkpoint?.before;
+    this.lines = checkpoint ? checkpoint.lines : 0;
+    this.blanks = checkpoint ? checkpoint.blanks : 0;
+    this.pending = checkpoint ? checkpoint.pending : NO_PENDING;
+    this.content.length = 0;
+    this.contentPre = undefined;
+    this.contentQuoted = false;
+    return this;
   }
 
   checkpoint(at: number): Checkpoint {
@@ -882,8 +943,9 @@ class Writer {
         for (const run of content) text += run.text;
         this.emit(prefix + preText(text));
       } else {
-        const line = proseOf(content);
-        this.emit(prefix + line.text, line.sentinels);
+        wroteSentinel = false;
+        const line = proseLine(content);
+        this.emit(prefix + line, wroteSentinel);
       }
       content.length = 0;
     } else if (quoted) this.out += QUOTE_MARKER;
@@ -902,13 +964,14 @@ class Writer {
    * character.
    */
   private emit(text: string, sentinels = false): void {
-    const re = sentinels ? UNDERSCORE_OR_SENTINEL : UNDERSCORE;
-    re.lastIndex = 0;
-    let match = re.exec(text);
-    if (!match) {
+    // Without a bare `snake_case` underscore pending or in the text, no underscore can matter.
+    if (!sentinels && (this.pending.length === 0 || text.indexOf('_') < 0)) {
       this.out += text;
       return;
     }
+    const re = sentinels ? UNDERSCORE_OR_SENTINEL : UNDERSCORE;
+    re.lastIndex = 0;
+    let match = re.exec(text);
     const base = this.out.length;
     let pending = this.pending;
     /** Offsets (in `out` followed by `text` with its SENTINELs as `_`) to put a backslash before. */
@@ -952,33 +1015,7 @@ const UNDERSCORE_OR_SENTINEL = /[_\u0000]/g;
 const NO_PENDING: readonly number[] = [];
 const SENTINELS = /\u0000/g;
 
-interface WrittenLine {
-  readonly runs: readonly Run[];
-  readonly text: string;
-  readonly sentinels: boolean;
-}
-
-/**
- * Prose lines written, by their first run: the splitter measures a block again in the next part,
- * and again as the last piece of every candidate, so most lines are written more than once.
- */
-const lines = new WeakMap<Run, WrittenLine>();
-
-/** A prose line's output (proseLine is context-free: the writer adds the quote marker and judges underscores). */
-function proseOf(content: readonly Run[]): WrittenLine {
-  const first = content[0];
-  const hit = lines.get(first);
-  if (hit && hit.runs.length === content.length) {
-    let k = 1;
-    while (k < content.length && hit.runs[k] === content[k]) k++;
-    if (k === content.length) return hit;
-  }
-  wroteSentinel = false;
-  const text = proseLine(content);
-  const line = { runs: content.slice(), text, sentinels: wroteSentinel };
-  lines.set(first, line);
-  return line;
-}
+const WRITER = new Writer();
 
 function sameRun(a: Run, b: Run): boolean {
   return a === b || (a.marks === b.marks && a.text === b.text);
@@ -1033,11 +1070,11 @@ export function serializeDiscordMarkdown(runs: readonly Run[]): string {
       const earlierRuns = before.runs;
       while (same < shared && (earlierRuns[same] === runs[same] || sameRun(earlierRuns[same], runs[same]))) same++;
       while (c > 0 && checkpoints[c - 1].at > same) c--;
-      checkpoints.length = c;
+      if (c < checkpoints.length) checkpoints.length = c;
     }
   }
   const resume = checkpoints[checkpoints.length - 1];
-  const writer = Writer.from(resume);
+  const writer = WRITER.reset(resume);
   for (let i = resume ? resume.at : 0; i < runs.length; i++) {
     const run = runs[i];
     if (run.text && writer.read(run)) checkpoints.push(writer.checkpoint(i + 1));
