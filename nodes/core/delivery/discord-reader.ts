@@ -77,6 +77,10 @@ const MENTIONS: ReadonlyArray<[RegExp, string]> = [
 ];
 const SHRUG = /¯\\_\(ツ\)_\/¯/y;
 
+function quality(match: RegExpExecArray | null, bonus: number): number {
+  return match ? match[0].length + bonus : -1;
+}
+
 function at(re: RegExp, src: string, i: number): RegExpExecArray | null {
   re.lastIndex = i;
   return re.exec(src);
@@ -161,7 +165,6 @@ class Reader {
     const em = at(EM, src, i);
     const strong = at(STRONG, src, i);
     const under = at(UNDERLINE, src, i);
-    const quality = (x: RegExpExecArray | null, bonus: number): number => (x ? x[0].length + bonus : -1);
     const best = Math.max(quality(em, 0.2), quality(strong, 0.1), quality(under, 0));
     if (best >= 0) {
       if (em && best === quality(em, 0.2)) this.parse(em[2] ?? em[1], add(base, 'italic'), inner);

@@ -3,73 +3,74 @@
  * (layout.ts: headings as bold lines, `• ` and `1. ` list lines, rules, tables as padded monospace
  * in a code block); this file writes its styled runs in the Markdown Discord's client renders. That
  * client parses with simple-markdown's rules plus Discord's own (discord-reader.ts reads text back
- * by those rules, taken at their strictest), and two of their traits decide most of what follows:
- * a backslash before any ASCII punctuation shows that character literally, and a span such as
- * `**bold**` or `_italic_` ends at the first closing marker found in the raw text after it —
- * inside a code span or a link address too, and (for the underscore) across lines and code blocks.
+ * by them, taken at their strictest), and two of their traits decide most of what follows: a
+ * backslash before any ASCII punctuation shows that character literally, and a span such as
+ * `**bold**` ends at the first closing marker found in the raw text after it — inside a code span
+ * or an address too, and, for `_italic_`, across lines and code blocks.
  *
- * Markup: `**bold**`, `*italic*`, `~~strike~~`, `__underline__`, code spans
- * in backticks, code blocks as ``` fences on their own lines with the language after the opening
- * fence (only a name Discord takes for one, `[a-z0-9_+\-.#]`; another is left off, as Discord
- * would show it as code), quotes as `> ` at the start of every quoted line — a quoted code block's
- * fences and code lines included, and a blank line inside a quote as `> ` so it stays one quote;
- * nested quotes become one, and a line with any quoted text is quoted from its start (a quote in a
- * list item quotes the item's bullet too: Discord quotes lines, not parts of them). Markers open and close at the edges of the text they style, never on
- * whitespace, and close at every line end.
+ * Markup: `**bold**`, `*italic*`, `~~strike~~`, `__underline__`, code spans in backticks, code
+ * blocks as ``` fences on lines of their own with the language after the opening fence (only a
+ * name Discord takes for one, `[a-z0-9_+\-.#]`; another is left off, as Discord would show it as
+ * code), quotes as `> ` at the start of every quoted line — a quoted code block's fences and code
+ * lines included, a blank line inside a quote as `> ` so it stays one quote. Nested quotes become
+ * one; a line with any quoted text is quoted from its start (a quote in a list item quotes the
+ * item's bullet too: Discord quotes lines, not parts of them). Markers open and close at the edges
+ * of the text they style, never on whitespace, nest bold, italic, strike, underline from the
+ * outside in where they cover the same text, and close at every line end.
  *
  * Headings and lists. Discord renders `#`/`##`/`###` headings and `- `/`1. ` lists, but the shared
  * layout hands every renderer a heading as a bold line and a list as `• `/`1. ` text lines (a run
- * carries no heading level or list item), so that is what Discord gets: bold lines and bullet or
- * number lines, the numbers kept as written (`1\. `, so Discord neither renumbers nor re-indents
+ * carries no heading level or list item), so that is what Discord gets: bold lines, and bullet or
+ * number lines with the numbers as written (`1\. `, so Discord neither renumbers nor re-indents
  * them). Native headings need the layout to mark them.
  *
  * Escaping. The agent's text must not turn into formatting it did not ask for, and should stay
  * readable, so a character is escaped with a backslash only where Discord could read it as markup:
  * - always: `` ` `` and `[` (a code span or a masked link can start at either, and end far away);
  * - `*` unless it has whitespace on both sides (`2 * 3`), and always inside an italic; `_` unless
- *   it sits between two ASCII letters or digits (`snake_case`); `~` and `|` when doubled or next to
- *   another (`~5 min` stays);
+ *   it sits between two ASCII letters or digits (`snake_case`); `~` and `|` next to another of
+ *   their kind (`~5 min` and `a | b` stay);
  * - `\` before anything but a letter, digit or whitespace (`C:\Users` stays); `<` unless whitespace
  *   follows (`a < b` stays; `<@…>`, `<#…>`, `<:name:id>`, `<t:…>`, `</cmd:…>` and `<https://…>`
  *   written as text show literally); `(` after `]`; the `:` of an `http(s)://` that is not a link;
  * - at a line's start (after its indentation, a quote marker or markers): `#`, `>`, `*`, `-` before
  *   whitespace or `#` (lists, `-# subtext`), and the `.` of `12. ` (ordered lists).
- * A `snake_case` underscore can still open an `_italic_` that ends at the next underscore followed
- * by a non-word character, anywhere after it in the message (a code span, a code block, an
- * address): the writer remembers the last such underscore and escapes it when that happens.
+ * A `snake_case` underscore can still open an `_italic_` that ends at the next underscore before a
+ * non-word character, anywhere after it in the message (in a code span, a code block, an address):
+ * the writer remembers such underscores and escapes them when that happens.
  *
  * Mentions. The out node always sends `allowed_mentions: {parse: []}`; the text is inert as well:
  * an `@` that could ping — before `everyone` or `here` (any case), or after `<` (`<@123>`,
  * `<@&123>`) — gets a zero-width space (U+200B) after it, everywhere: prose, link labels, code
- * spans and code blocks (the one change to code besides the fences below: invisible, and mention
- * syntax pasted from code would not work anyway). Discord's client shows `\<@&123>`, with the
- * backslash escape, as the literal `<@&123>`, and no server or client pattern for a mention or
- * `@everyone` matches across the zero-width space.
+ * spans and code blocks (invisible, and mention syntax pasted from code would not work anyway).
+ * Discord's client shows `\<@&123>`, with the backslash escape, as the literal `<@&123>`, and no
+ * server or client pattern for a mention or `@everyone` matches across the zero-width space.
  *
  * Code. Code blocks and spans are verbatim but for invisible changes: three or more backticks in
  * a row get a zero-width space between each two (a code block ends at the first ```, and the fence
  * cannot be made longer); so does `](`, which would let an earlier masked link's label run on to
- * it (Discord's link rule allows a `]` in a label when another follows before any `[`); and inside
- * a bold, strike or underline span a code span's `**`, `~~` or `__` gets one too, since that span
- * would otherwise end inside the code. A code span whose
- * text holds a backtick uses a double-backtick fence, with a space inside it where the code starts
- * or ends with a backtick (`` `` a`b `` ``; Discord drops that space, as CommonMark does).
+ * it (Discord's link rule allows a `]` in a label when another follows before any `[`); inside a
+ * bold, strike or underline span a code span's `**`, `~~` or `__` gets one too (the span would end
+ * there); and the mention guard above. A code span holding a backtick gets a double-backtick fence,
+ * with a space inside it next to a backtick at either end (`` `` a`b `` ``; Discord drops it, as
+ * CommonMark does). Blank lines at a code block's edge go outside its fence (Discord drops line
+ * breaks next to a fence). An italic around a code span holding a `*` is closed before it and
+ * opened again after: nothing can escape that `*`.
  *
  * Links. Only http(s) links are written as links, and none unfurls into an embed: a link whose
  * label is its address is written `<url>`, any other `[label](<url>)` (the angle brackets suppress
  * the embed; without them every link in a reply would bring a preview). In the address, whitespace,
- * `< > ( ) [ ] \` are percent-encoded (so are `@everyone` and `@here`). Discord shows a masked
- * link's label without backslash escapes (escaping is disabled there), so a label character that
- * could form markup there — a backtick, `< > \`, a second `*`, an `_` not between letters or
+ * `< > ( ) [ ] \` are percent-encoded (so is the `@` of `@everyone`/`@here`). Discord shows a
+ * masked link's label without backslash escapes (escaping is disabled there), so a label character
+ * that could form markup there — a backtick, `< > \`, a second `*`, an `_` not between letters or
  * digits, a doubled `~` or `|`, a bracket outside a `[…]` pair, the `:` of `://` — is written
- * between two masked links to the same address, escaped, as text: `[foo](<u>)\_[ bar](<u>)`. (So
- * a longer piece of a label is never written shorter, which the splitter relies on: whether a label
- * could be linked whole depends on all of it, and a part may end anywhere in it.) A label that is
- * an address other than its own is written as text, never as a link that shows one address and
- * goes to another. Formatting inside a label is dropped; formatting around the whole link stays
- * around it, unless its markup holds that formatting's closing marker (a `**`, `~~`, `__` or, for
- * italic, any `*` in the address or label): then the link goes outside the span, which resumes
- * after it. A code span holding a `*` leaves an italic around it the same way.
+ * between two masked links to the same address, escaped, as text: `[my_var](<u>)\_`. (Whether a
+ * label could be linked whole depends on all of it, and a part may end anywhere in it; this way a
+ * longer piece of a label is never written shorter, which the splitter relies on.) A label that is
+ * an address other than its own (or the start of one) is written as text, never as a link that
+ * shows one address and goes to another. Formatting inside a label is dropped; formatting around
+ * the whole link stays around it, unless the link's markup holds that formatting's closing marker
+ * (`**`, `~~`, `__`, or for italic any `*`): then the span closes before the link and resumes after.
  *
  * Zero-width spaces (U+200B), invisible and dropped by discordVisibleText, also go between a
  * marker closing and one opening (`**a**\u200b*b*`), and after a `~~` or `__` closing before an
@@ -80,7 +81,12 @@
  * part that fits here fits there (an emoji outside the BMP costs 2 here, 1 there). The markup
  * depends on the neighbours (escapes, zero-width spaces, a link's form), so there is no additive
  * measure: the splitter takes its generic path, serialising candidate parts, and the serialiser
- * resumes where its earlier call for the same part left off (as render-slack.ts does).
+ * resumes where its earlier call for the same part left off (as render-slack.ts does). The
+ * splitter measures the longest piece that fits and may then end the part earlier, at whitespace,
+ * without measuring again: every choice above keeps a piece ending at whitespace no longer than a
+ * longer piece of the same block (a property test holds it to that). A part ends elsewhere only by
+ * a hard cut, at a measured length, or moved back off a grapheme cluster (an edge accepted, as in
+ * render-slack.ts: a cluster holding a `*`, say `*️⃣`, could then cost a character or two more).
  *
  * The plain fallback (`RenderedPart.plain`) is the visible text, as for the other renderers.
  */
@@ -167,11 +173,12 @@ function codeSpan(text: string, mask: number): string {
   if (mask & STRIKE && code.indexOf('~~') >= 0) code = code.replace(/~(?=~)/g, '~' + ZWSP);
   if (mask & UNDERLINE && code.indexOf('__') >= 0) code = code.replace(/_(?=_)/g, '_' + ZWSP);
   if (code.indexOf('`') < 0) return '`' + code + '`';
-  // Only single backticks inside, so a double fence ends it; a space keeps a backtick at either
-  // end from touching the fence (Discord drops one space there).
+  // Only single backticks inside, so a double fence ends it. Discord drops one space between the
+  // fence and a backtick (spaces between): one more there keeps a backtick off the fence and the
+  // code's own spaces.
   code = code.replace(BACKTICK_RUN, interleave);
-  const lead = code.charCodeAt(0) === 0x60 ? ' ' : '';
-  const trail = code.charCodeAt(code.length - 1) === 0x60 ? ' ' : '';
+  const lead = /^ *`/.test(code) ? ' ' : '';
+  const trail = /` *$/.test(code) ? ' ' : '';
   return '``' + lead + code + trail + '``';
 }
 
@@ -306,7 +313,7 @@ function linkToken(label: string, href: string): string | undefined {
   linkedText = url;
   for (let i = 0; i < label.length; ) {
     if (unsafe[i]) {
-      out += '\\' + label[i];
+      out += isWhitespace(label.charCodeAt(i)) ? label[i] : '\\' + label[i];
       i++;
       continue;
     }
