@@ -75,6 +75,7 @@
  */
 import type { Mark, PlatformFormat, Run } from './types';
 import { isWhitespace } from './run-table';
+import { emphasisOrders, pushSegments } from './emphasis-segments';
 
 /** chat.update refuses text above about 4,000 bytes; plan every part for it. */
 export const SLACK_MAX_BYTES = 4000;
@@ -397,7 +398,7 @@ function proseLine(runs: readonly Run[]): string {
     const emphasis = segment.mask & (BOLD | ITALIC | STRIKE);
     if (emphasis & (emphasis - 1)) nested = true;
   }
-  const orders = nested ? emphasisOrders(segments) : singleOrders(segments);
+  const orders = nested ? emphasisOrders(segments, EMPHASIS) : singleOrders(segments);
   const cells: Sink = literals ? new Cells() : new StringSink();
   const open: number[] = [];
   let codeOpen = false;
@@ -497,66 +498,16 @@ function segmentsOf(runs: readonly Run[]): Segment[] {
       text += run.text;
       continue;
     }
-    if (text) pushSegments(segments, text, mask, href);
+    if (text) pushSegments(segments, text, mask, href, isSpaceLike);
     text = run.text;
     mask = runMask;
     href = runHref;
   }
-  if (text) pushSegments(segments, text, mask, href);
+  if (text) pushSegments(segments, text, mask, href, isSpaceLike);
   return segments;
 }
 
-function pushSegments(segments: Segment[], text: string, mask: number, href: string | undefined): void {
-  let start = 0;
-  while (start < text.length && isSpaceLike(text.charCodeAt(start))) start++;
-  if (start === text.length) {
-    segments.push({ text, mask, href, core: false });
-    return;
-  }
-  let end = text.length;
-  while (isSpaceLike(text.charCodeAt(end - 1))) end--;
-  if (start > 0) segments.push({ text: text.slice(0, start), mask, href, core: false });
-  segments.push({ text: start || end < text.length ? text.slice(start, end) : text, mask, href, core: true });
-  if (end < text.length) segments.push({ text: text.slice(end), mask, href, core: false });
-}
 
-/**
- * The emphasis marks of each core segment, outermost first: the one whose stretch started
- * earlier, then the one that ends later, then bold before italic before strike (`*_both_*`).
- * A stretch runs over consecutive segments that carry the mark.
- */
-function emphasisOrders(segments: readonly Segment[]): Array<readonly number[]> {
-  const n = segments.length;
-  const starts = EMPHASIS.map(() => new Int32Array(n));
-  const ends = EMPHASIS.map(() => new Int32Array(n));
-  EMPHASIS.forEach((kind, k) => {
-    let start = -1;
-    for (let i = 0; i <= n; i++) {
-      const has = i < n && (segments[i].mask & kind) !== 0;
-      if (has && start < 0) start = i;
-      if (!has && start >= 0) {
-        for (let j = start; j < i; j++) {
-          starts[k][j] = start;
-          ends[k][j] = i;
-        }
-        start = -1;
-      }
-    }
-  });
-  const orders: Array<readonly number[]> = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const mask = segments[i].mask;
-    if (!segments[i].core || !(mask & (BOLD | ITALIC | STRIKE))) {
-      orders[i] = NONE;
-      continue;
-    }
-    const present: number[] = [];
-    for (let k = 0; k < EMPHASIS.length; k++) if (mask & EMPHASIS[k]) present.push(k);
-    present.sort((a, b) => starts[a][i] - starts[b][i] || ends[b][i] - ends[a][i] || a - b);
-    orders[i] = present.map((k) => EMPHASIS[k]);
-  }
-  return orders;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Lines, fences and quotes
