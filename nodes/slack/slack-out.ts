@@ -36,10 +36,6 @@ export = function (RED: NodeAPI): void {
     const dmThreads = def.dmThreads === true || def.dmThreads === 'true';
 
     function prepare(msg: Record<string, unknown>, out: Outbound): Result<SlackReply> {
-      // With several apps, a reply must leave through the app its chat talks to; another id (an in
-      // node's, from the admin send API) is no app and is answered by this node's app.
-      const owner = out.replyTo.channelId;
-      if (owner !== def.app && getSlackApp(RED, owner)) return { ok: false, error: t('slack-out.errors.otherApp', { channelId: owner }) };
       const address = readAddress(out.replyTo, { dmThreads }, t);
       if (!address.ok) return address;
       const buttons = readButtons(msg.buttons);
@@ -55,6 +51,9 @@ export = function (RED: NodeAPI): void {
       gatewayId: def.gateway,
       name: def.name || 'slack out',
       owner: app,
+      // With several apps, a reply must leave through the app its chat talks to; another id (an in
+      // node's, from the admin send API) is no app and is answered by this node's app.
+      otherOwner: { is: (channelId) => channelId !== def.app && getSlackApp(RED, channelId) !== undefined, errorKey: 'otherApp' },
       prepare,
       sender: (onBackgroundError) =>
         new SlackSender({

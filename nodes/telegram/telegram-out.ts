@@ -29,10 +29,6 @@ export = function (RED: NodeAPI): void {
     const bot = getTelegramBot(RED, def.bot);
 
     function prepare(msg: Record<string, unknown>, out: Outbound): Result<TelegramReply> {
-      // With several bots, a reply must leave through the bot its chat talks to; another id (an in
-      // node's, from the admin send API) is no bot and is answered by this node's bot.
-      const owner = out.replyTo.channelId;
-      if (owner !== def.bot && getTelegramBot(RED, owner)) return { ok: false, error: t('telegram-out.errors.otherBot', { channelId: owner }) };
       const address = readAddress(out.replyTo, t);
       if (!address.ok) return address;
       const buttons = readButtons(msg.buttons);
@@ -48,6 +44,9 @@ export = function (RED: NodeAPI): void {
       gatewayId: def.gateway,
       name: def.name || 'telegram out',
       owner: bot,
+      // With several bots, a reply must leave through the bot its chat talks to; another id (an in
+      // node's, from the admin send API) is no bot and is answered by this node's bot.
+      otherOwner: { is: (channelId) => channelId !== def.bot && getTelegramBot(RED, channelId) !== undefined, errorKey: 'otherBot' },
       prepare,
       sender: (onBackgroundError) =>
         new TelegramSender({
