@@ -5,10 +5,8 @@
  * on. The platform-neutral waits (delivered, failure, everythingSaid, statusTexts) are the Slack
  * helpers' (they could live in red.ts).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { startDiscordServer, type DiscordServer, type DiscordServerOptions } from '../emulators/discord-server';
-import { captured, helper, nodeModules, unload, useUserDir, type AnyRED, type ModuleName } from './red';
+import { catalogTranslator, captured, helper, nodeModules, unload, useUserDir, type AnyRED, type ModuleName } from './red';
 
 export { delivered, everythingSaid, failure, statusTexts } from './slack';
 
@@ -47,22 +45,8 @@ export function useHttpServer(): void {
   });
 }
 
-const LOCALES = path.resolve(__dirname, '../../dist/nodes/discord/locales/en-US');
-let catalog: Record<string, unknown> | undefined;
-
 /** The helper's RED._ returns bare keys; this reads the built catalogs of every Discord node. */
-export function translate(key: string, params: Record<string, string> = {}): string {
-  catalog ??= Object.assign(
-    {},
-    ...fs
-      .readdirSync(LOCALES)
-      .filter((f) => f.startsWith('discord-') && f.endsWith('.json'))
-      .map((f) => JSON.parse(fs.readFileSync(path.join(LOCALES, f), 'utf8'))),
-  ) as Record<string, unknown>;
-  const found = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
-  if (typeof found !== 'string') return key;
-  return found.replace(/__(\w+)__/g, (_m, p: string) => String(params[p] ?? ''));
-}
+export const translate = catalogTranslator('discord', 'discord-');
 
 export interface Credentials {
   token?: string;

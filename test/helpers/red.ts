@@ -13,6 +13,30 @@ export { helper };
 
 const DIST = path.resolve(__dirname, '../../dist/nodes');
 
+export type Translate = (key: string, params?: Record<string, string>) => string;
+
+/**
+ * The helper's RED._ returns bare keys; this reads the built en-US catalogs of one platform's
+ * nodes (`dist/nodes/<folder>/locales/en-US/<prefix>*.json`, read once) and translates keys as an
+ * operator sees them, `__param__` filled in. Unknown keys come back as they are.
+ */
+export function catalogTranslator(folder: string, prefix: string): Translate {
+  let catalog: Record<string, unknown> | undefined;
+  return (key, params = {}) => {
+    const dir = path.join(DIST, folder, 'locales', 'en-US');
+    catalog ??= Object.assign(
+      {},
+      ...fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+        .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))),
+    ) as Record<string, unknown>;
+    const found = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
+    if (typeof found !== 'string') return key;
+    return found.replace(/__(\w+)__/g, (_m, name: string) => String(params[name] ?? ''));
+  };
+}
+
 /** Node module paths by short name, as package.json lists them. */
 export const MODULES = {
   gateway: 'gateway/gateway.js',
@@ -33,6 +57,9 @@ export const MODULES = {
   discordBot: 'discord/discord-bot.js',
   discordIn: 'discord/discord-in.js',
   discordOut: 'discord/discord-out.js',
+  whatsappAccount: 'whatsapp/whatsapp-account.js',
+  whatsappIn: 'whatsapp/whatsapp-in.js',
+  whatsappOut: 'whatsapp/whatsapp-out.js',
 } as const;
 
 export type ModuleName = keyof typeof MODULES;

@@ -3,10 +3,8 @@
  * (catalogs translated to the English an operator sees), an app config node with fast timings,
  * and collecting everything the nodes said (log lines and statuses) to search for secrets.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { startSlackServer, type SlackServer, type SlackServerOptions } from '../emulators/slack-server';
-import { helper, nodeModules, unload, useUserDir, type AnyRED, type ModuleName } from './red';
+import { catalogTranslator, helper, nodeModules, unload, useUserDir, type AnyRED, type ModuleName } from './red';
 
 export const BOT_TOKEN = 'xoxb-1111111111-2222222222-TESTbotSECRETvalue';
 export const APP_TOKEN = 'xapp-1-A0EM0000001-3333333333-TESTappSECRETvalue';
@@ -34,22 +32,8 @@ export function useEmulator(get: () => SlackServer | undefined, set: (s: SlackSe
 
 export type FlowNode = { id: string; type: string; [key: string]: unknown };
 
-const LOCALES = path.resolve(__dirname, '../../dist/nodes/slack/locales/en-US');
-let catalog: Record<string, unknown> | undefined;
-
 /** The helper's RED._ returns bare keys; this reads the built catalogs of every Slack node. */
-export function translate(key: string, params: Record<string, string> = {}): string {
-  catalog ??= Object.assign(
-    {},
-    ...fs
-      .readdirSync(LOCALES)
-      .filter((f) => f.startsWith('slack-') && f.endsWith('.json'))
-      .map((f) => JSON.parse(fs.readFileSync(path.join(LOCALES, f), 'utf8'))),
-  ) as Record<string, unknown>;
-  const found = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
-  if (typeof found !== 'string') return key;
-  return found.replace(/__(\w+)__/g, (_m, p: string) => String(params[p] ?? ''));
-}
+export const translate = catalogTranslator('slack', 'slack-');
 
 export interface Credentials {
   token?: string;

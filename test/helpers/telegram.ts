@@ -2,31 +2,15 @@
  * Shared by the Telegram node tests: loading a flow with the Telegram nodes (catalogs translated to
  * the English an operator sees), a bot config node with fast timings, and waiting on statuses.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { getNode, helper, nodeModules, sleep, type AnyRED, type ModuleName } from './red';
+import { catalogTranslator, getNode, helper, nodeModules, sleep, type AnyRED, type ModuleName } from './red';
 
 export const TOKEN = '123456789:AAtest-SECRET-token_value';
 export const BOT = 'chatgate_test_bot';
 
 export type FlowNode = { id: string; type: string; [key: string]: unknown };
 
-const LOCALES = path.resolve(__dirname, '../../dist/nodes/telegram/locales/en-US');
-let catalog: Record<string, unknown> | undefined;
-
 /** The helper's RED._ returns bare keys; this reads the built catalogs of every Telegram node. */
-export function translate(key: string, params: Record<string, string> = {}): string {
-  catalog ??= Object.assign(
-    {},
-    ...fs
-      .readdirSync(LOCALES)
-      .filter((f) => f.startsWith('telegram-') && f.endsWith('.json'))
-      .map((f) => JSON.parse(fs.readFileSync(path.join(LOCALES, f), 'utf8'))),
-  ) as Record<string, unknown>;
-  const found = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
-  if (typeof found !== 'string') return key;
-  return found.replace(/__(\w+)__/g, (_m, p: string) => String(params[p] ?? ''));
-}
+export const translate = catalogTranslator('telegram', 'telegram-');
 
 /** Loads `flow` with the gateway and the given Telegram nodes; the bot config node's id is 'bot'. */
 export async function loadFlow(flow: FlowNode[], token = TOKEN, modules: ModuleName[] = ['gateway', 'telegramBot', 'telegramIn']): Promise<void> {
