@@ -90,6 +90,7 @@
  *
  * The plain fallback (`RenderedPart.plain`) is the visible text, as for the other renderers.
  */
+import { resumableSerializer } from './resumable-writer';
 import type { Mark, PlatformFormat, Run } from './types';
 import { isWhitespace } from './run-table';
 import { emphasisOrders, pushSegments } from './emphasis-segments';
@@ -976,79 +977,8 @@ const SENTINELS = /\u0000/g;
 
 const WRITER = new Writer();
 
-function sameRun(a: Run, b: Run): boolean {
-  return a === b || (a.marks === b.marks && a.text === b.text);
-}
-
-interface Written {
-  readonly runs: readonly Run[];
-  readonly checkpoints: Checkpoint[];
-}
-
-/**
- * The calls last written (most recent first): their runs and the writer's state after each of
- * their line breaks. The splitter measures a part again and again as it grows it, each time with
- * the same runs at the front, so the writer resumes after the last line break a call shares with
- * the earlier call for the same part instead of writing the part again (render-slack.ts does the
- * same). One entry per part, for as many parts as a long reply has: after packing them all, the
- * splitter serialises each part once more.
- */
-const written: Written[] = [];
-/** The splitter serialises every part once more after packing them all: room for a long reply's parts. */
-const MAX_WRITTEN = 64;
-
-/** The entry for an earlier call that starts like this one, moved to the front of the list. */
-function earlier(runs: readonly Run[]): Written | undefined {
-  const first = runs[0];
-  if (!first) return undefined;
-  for (let i = 0; i < written.length; i++) {
-    const entry = written[i];
-    if (sameRun(entry.runs[0], first)) {
-      if (i > 0) {
-        written.splice(i, 1);
-        written.unshift(entry);
-      }
-      return entry;
-    }
-  }
-  return undefined;
-}
-
 /** Runs to Discord Markdown (see Writer and proseLine). */
-export function serializeDiscordMarkdown(runs: readonly Run[]): string {
-  const before = earlier(runs);
-  let checkpoints: Checkpoint[] = [];
-  if (before) {
-    // Taken over, not copied: the entry it belonged to is replaced by this call's.
-    checkpoints = before.checkpoints;
-    let c = checkpoints.length;
-    if (c) {
-      // Only as far as the last checkpoint matters: the runs before it must be the same.
-      const shared = Math.min(before.runs.length, runs.length, checkpoints[c - 1].at);
-      let same = 1;
-      const earlierRuns = before.runs;
-      while (same < shared && (earlierRuns[same] === runs[same] || sameRun(earlierRuns[same], runs[same]))) same++;
-      while (c > 0 && checkpoints[c - 1].at > same) c--;
-      if (c < checkpoints.length) checkpoints.length = c;
-    }
-  }
-  const resume = checkpoints[checkpoints.length - 1];
-  const writer = WRITER.reset(resume);
-  for (let i = resume ? resume.at : 0; i < runs.length; i++) {
-    const run = runs[i];
-    if (run.text && writer.read(run)) checkpoints.push(writer.checkpoint(i + 1));
-  }
-  if (runs.length) {
-    const entry = { runs, checkpoints };
-    if (before) written[0] = entry;
-    else {
-      written.unshift(entry);
-      if (written.length > MAX_WRITTEN) written.length = MAX_WRITTEN;
-    }
-  }
-  writer.end();
-  return writer.out;
-}
+export const serializeDiscordMarkdown: (runs: readonly Run[]) => string = resumableSerializer((resume: Checkpoint | undefined) => WRITER.reset(resume), 64);
 
 /** Discord's limit counts the raw content, markup included; here in UTF-16 units, never fewer than Discord's code points. */
 export function measureDiscordMarkdown(rendered: string): number {

@@ -73,6 +73,7 @@
  * The plain fallback (`RenderedPart.plain`) is the visible text, unescaped, as for Telegram. Slack
  * reads `<…>` control sequences even with mrkdwn off, so send it through escapeSlackText.
  */
+import { resumableSerializer } from './resumable-writer';
 import type { Mark, PlatformFormat, Run } from './types';
 import { isWhitespace } from './run-table';
 import { emphasisOrders, pushSegments } from './emphasis-segments';
@@ -626,72 +627,15 @@ class Writer {
   }
 }
 
-function sameRun(a: Run, b: Run): boolean {
-  return a === b || (a.marks === b.marks && a.text === b.text);
-}
-
-interface Written {
-  readonly runs: readonly Run[];
-  readonly checkpoints: Checkpoint[];
-}
-
-/**
- * The calls last written (most recent first): their runs and the writer's state after each of
- * their line breaks. The splitter measures a part again and again as it grows it, each time with
- * the same runs at the front (the same objects, or for a piece cut from a run, an equal one), and
- * at the end serialises each finished part once more; so the writer resumes after the last line
- * break a call shares with the earlier call for the same part instead of writing the part again.
- * A few entries, one per part being worked on, in a plain array: a weak map would cost the garbage
- * collector more than it saves.
- */
-const written: Written[] = [];
-const MAX_WRITTEN = 8;
 /** The last string serialised and its UTF-8 length, so measuring it right after costs nothing. */
 let last: { text: string; bytes: number } = { text: '', bytes: 0 };
 
-/** The entry for an earlier call that starts like this one, taken out of the list. */
-function earlier(runs: readonly Run[]): Written | undefined {
-  const first = runs[0];
-  if (!first) return undefined;
-  for (let i = 0; i < written.length; i++) {
-    const entry = written[i];
-    if (sameRun(entry.runs[0], first)) {
-      written.splice(i, 1);
-      return entry;
-    }
-  }
-  return undefined;
-}
-
 /** Runs to mrkdwn (see Writer and proseLine). */
-export function serializeSlackMrkdwn(runs: readonly Run[]): string {
-  const before = earlier(runs);
-  let checkpoints: Checkpoint[] = [];
-  if (before) {
-    const shared = Math.min(before.runs.length, runs.length);
-    let same = 1;
-    const earlierRuns = before.runs;
-    while (same < shared && (earlierRuns[same] === runs[same] || sameRun(earlierRuns[same], runs[same]))) same++;
-    // Taken over, not copied: the entry it belonged to is out of the list, replaced by this call's.
-    checkpoints = before.checkpoints;
-    let c = checkpoints.length;
-    while (c > 0 && checkpoints[c - 1].at > same) c--;
-    checkpoints.length = c;
-  }
-  const resume = checkpoints[checkpoints.length - 1];
-  const writer = Writer.from(resume);
-  for (let i = resume ? resume.at : 0; i < runs.length; i++) {
-    const run = runs[i];
-    if (run.text && writer.read(run)) checkpoints.push(writer.checkpoint(i + 1));
-  }
-  if (runs.length) {
-    written.unshift({ runs, checkpoints });
-    if (written.length > MAX_WRITTEN) written.length = MAX_WRITTEN;
-  }
-  writer.end();
-  last = { text: writer.out, bytes: writer.bytes };
-  return writer.out;
-}
+export const serializeSlackMrkdwn: (runs: readonly Run[]) => string = resumableSerializer(
+  (resume: Checkpoint | undefined) => Writer.from(resume),
+  8,
+  (writer) => (last = { text: writer.out, bytes: writer.bytes }),
+);
 
 /** Slack's limit counts the rendered mrkdwn in UTF-8 bytes, markup included. */
 export function measureSlackMrkdwn(rendered: string): number {
