@@ -1,16 +1,16 @@
 /**
  * Delivery: render and split an agent reply (headings, prose with links and bare URLs, lists, code
- * blocks, quotes, tables) for Telegram, Slack and Discord, at about 20 kB and 100 kB. Baseline:
+ * blocks, quotes, tables) for Telegram, Slack, Discord and WhatsApp, at about 20 kB and 100 kB. Baseline:
  * markdown-it's own `render()` of the same text with the same options (the parse we build on, plus
  * its HTML writer): rendering for a chat and splitting into messages should cost little more than
  * rendering for a web page (target <= 1.5x for Telegram, whose measure adds up over runs; <= 2x for
- * Slack and Discord, whose measures — 4,000 bytes, 2,000 characters — count markup, so the splitter
- * serialises candidate parts). The
+ * Slack, Discord and WhatsApp, whose measures — 4,000 bytes, 2,000 and 4,096 characters — count
+ * markup, so the splitter serialises candidate parts). The
  * naive cut every 4096 characters (what a gateway without a renderer does, breaking code blocks and
  * formatting) is its own row, for reference.
  */
 import MarkdownIt from 'markdown-it';
-import { renderAndSplit, DISCORD_MARKDOWN, SLACK_MRKDWN, TELEGRAM_HTML } from '../nodes/core/delivery';
+import { renderAndSplit, DISCORD_MARKDOWN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP_TEXT } from '../nodes/core/delivery';
 import { median, row, timeMs, type Row } from './lib';
 
 const RUNS = 9;
@@ -59,9 +59,11 @@ export async function runDelivery(log: (s: string) => void): Promise<Row[]> {
     let parts = 0;
     let slackParts = 0;
     let discordParts = 0;
+    let whatsappParts = 0;
     const subject: number[] = [];
     const slack: number[] = [];
     const discord: number[] = [];
+    const whatsapp: number[] = [];
     const baseline: number[] = [];
     // Interleaved, so every side sees the same machine state.
     for (let r = 0; r < 3; r++) {
@@ -69,12 +71,14 @@ export async function runDelivery(log: (s: string) => void): Promise<Row[]> {
       baseline.push(...perCallUs(iterations, () => markdownIt.render(md)));
       slack.push(...perCallUs(iterations, () => { slackParts = renderAndSplit(md, SLACK_MRKDWN).length; }));
       discord.push(...perCallUs(iterations, () => { discordParts = renderAndSplit(md, DISCORD_MARKDOWN).length; }));
+      whatsapp.push(...perCallUs(iterations, () => { whatsappParts = renderAndSplit(md, WHATSAPP_TEXT).length; }));
     }
     const kB = (md.length / 1000).toFixed(1);
-    log(`delivery: ${md.length} chars -> ${parts} Telegram messages, ${slackParts} Slack messages, ${discordParts} Discord messages`);
+    log(`delivery: ${md.length} chars -> ${parts} Telegram messages, ${slackParts} Slack messages, ${discordParts} Discord messages, ${whatsappParts} WhatsApp messages`);
     rows.push(row('delivery', `${kB} kB Markdown -> ${parts} Telegram parts`, 'render + split vs markdown-it render()', 'µs per reply', median(subject), median(baseline), '<= 1.5x'));
     rows.push(row('delivery', `${kB} kB Markdown -> ${slackParts} Slack mrkdwn parts (4,000 bytes)`, 'render + split vs markdown-it render()', 'µs per reply', median(slack), median(baseline), '<= 2x'));
     rows.push(row('delivery', `${kB} kB Markdown -> ${discordParts} Discord Markdown parts (2,000 characters)`, 'render + split vs markdown-it render()', 'µs per reply', median(discord), median(baseline), '<= 2x'));
+    rows.push(row('delivery', `${kB} kB Markdown -> ${whatsappParts} WhatsApp parts (4,096 characters)`, 'render + split vs markdown-it render()', 'µs per reply', median(whatsapp), median(baseline), '<= 2x'));
     if (size === 20_000) {
       const naive = perCallUs(iterations * 50, () => naiveSplit(md, 4096));
       rows.push(row('delivery', `${kB} kB Markdown, naive cut every 4096 chars`, 'reference, no rendering', 'µs per reply', median(naive), null));

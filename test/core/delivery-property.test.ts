@@ -25,6 +25,14 @@
  *   every visible character of prose formatted exactly as asked (a code span or a link may lose a
  *   formatting around it that its own text would end early, never gain one). The generated replies
  *   add Discord's own syntax: mentions, spoilers, escapes, underscores in and around words.
+ * - WhatsApp (read with whatsapp-reader.ts, every way it can class the word joiner and non-ASCII
+ *   punctuation, all readings alike): at most 4,096 characters, ``` only as fences on lines of
+ *   their own, the visible text exactly the layout's with each link's address after its label,
+ *   code blocks and quotes exactly as asked, and no emphasis or code the Markdown did not ask for;
+ *   an asked one may be missing only where WhatsApp's word-boundary rule cannot apply it (a
+ *   neighbour outside it that is not certainly a boundary, a literal marker character at its edge,
+ *   code holding a backtick). The generated replies add literal marker characters, line-start
+ *   syntax and intraword markup.
  */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -37,9 +45,17 @@ import {
   readDiscordMarkdown,
   slackUrl,
   discordUrl,
+  readWhatsApp,
+  whatsappUrl,
+  whatsappAddress,
+  isWhatsAppLink,
+  splitBlocks,
+  toPart,
   TELEGRAM_HTML,
   SLACK_MRKDWN,
   DISCORD_MARKDOWN,
+  WHATSAPP_TEXT,
+  type WhatsAppReadOptions,
   type PlatformFormat,
   type RenderedPart,
   type Run,
@@ -152,8 +168,15 @@ function markdownOf(atom: fc.Arbitrary<string>): fc.Arbitrary<string> {
     .map(([blocks, times]) => Array.from({ length: times }, () => blocks.join('\n\n')).join('\n\n'));
 }
 
+/** Text that means something to WhatsApp: literal markers, line-start syntax, markup inside words and next to punctuation. */
+const whatsappish = fc.constantFrom(
+  '\\*not bold\\*', '\\_x\\_', '\\~5', '~~', '\\`', '\\`\\`\\`', '\\- dash', '\\> gt', '\\* star', '• dot', '1\\. one',
+  'snake_case_name', 'x\\_', '\\_y', '*', '2 * 3', 'a*b*c', 'un**believ**able', '**a**_b_', '“**q**”', '(**p**)', '`c`s',
+  'https://x.io/~user/_a_', '¿**hola**?', '`a`**b**', '**x**\\_', '_*both*_', 'x~~y~~z',
+);
 const markdown = markdownOf(baseAtom);
 const discordMarkdown = markdownOf(fc.oneof({ weight: 6, arbitrary: baseAtom }, discordish));
+const whatsappMarkdown = markdownOf(fc.oneof({ weight: 6, arbitrary: baseAtom }, whatsappish));
 
 // ---------------------------------------------------------------------------------------------
 // What a Telegram HTML message is allowed to be
@@ -476,6 +499,179 @@ function pieceOf(block: readonly Run[], end: number): Run[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What a WhatsApp body is allowed to be
+
+/** Every way whatsapp-reader.ts can class the word joiner and non-ASCII characters: all must read alike. */
+const WHATSAPP_READINGS: readonly WhatsAppReadOptions[] = [
+  {},
+  { joiner: 'space' },
+  { boundaries: 'non-alphanumeric' },
+  { joiner: 'space', boundaries: 'non-alphanumeric' },
+];
+
+const EMPHASIS_STYLES = ['bold', 'italic', 'strike'] as const;
+
+/** The emphasis (and code, unless it holds a backtick) a run's marks ask for, from `from` to `to` of its marks. */
+function whatsappMarks(run: Run, to = run.marks.length, code = true): string[] {
+  const out = new Set<string>();
+  for (const mark of run.marks.slice(0, to)) {
+    if ((EMPHASIS_STYLES as readonly string[]).includes(mark.kind)) out.add(mark.kind);
+    else if (mark.kind === 'code' && code && !run.text.includes('`')) out.add('code');
+  }
+  return [...out];
+}
+
+/**
+ * What a phone should show for runs written for WhatsApp, and the formatting asked at each UTF-16
+ * unit: the layout's text with each link's address after its label (or the address alone when the
+ * label is the address), code blocks as 'pre' only, a line with any quoted text quoted whole.
+ */
+function expectedWhatsApp(runs: readonly Run[]): { text: string; asked: string[][] } {
+  let text = '';
+  const asked: string[][] = [];
+  const put = (piece: string, styles: string[]): void => {
+    text += piece;
+    for (let k = 0; k < piece.length; k++) asked.push(styles);
+  };
+  const linkOf = (run: Run): Extract<Run['marks'][number], { kind: 'link' }> | undefined => {
+    const link = run.marks.find((m) => m.kind === 'link');
+    return link && link.kind === 'link' && isWhatsAppLink(link.href) ? link : undefined;
+  };
+  const lines: Run[][] = [[]];
+  for (const run of runs) {
+    run.text.split('\n').forEach((piece, i) => {
+      if (i > 0) lines.push([]);
+      if (piece) lines[lines.length - 1].push({ text: piece, marks: run.marks });
+    });
+  }
+  lines.forEach((line, l) => {
+    if (l > 0) put('\n', []);
+    const start = asked.length;
+    const quoted = line.some((r) => !r.marks.some((m) => m.kind === 'pre') && r.marks.some((m) => m.kind === 'quote'));
+    for (let i = 0; i < line.length; ) {
+      const run = line[i];
+      if (run.marks.some((m) => m.kind === 'pre')) {
+        put(run.text, ['pre']);
+        i++;
+        continue;
+      }
+      const link = linkOf(run);
+      if (!link) {
+        put(run.text, whatsappMarks(run));
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < line.length && linkOf(line[j]) === link) j++;
+      const group = line.slice(i, j);
+      const address = whatsappAddress(group.map((r) => r.text).join(''), link.href);
+      if (address !== undefined) {
+        const common = EMPHASIS_STYLES.filter((s) => group.every((r) => whatsappMarks(r, undefined, false).includes(s)));
+        put(address, common);
+      } else {
+        for (const r of group) put(r.text, whatsappMarks(r));
+        const last = group[group.length - 1];
+        put(` (${whatsappUrl(link.href)})`, whatsappMarks(last, last.marks.indexOf(link), false));
+      }
+      i = j;
+    }
+    if (quoted) for (let k = start; k < asked.length; k++) asked[k] = asked[k].concat('quote');
+  });
+  return { text, asked };
+}
+
+const ASCII_BOUNDARY = /^[!-)+-\/:-@[\\\]^{|}]$/;
+
+/** A marker's neighbour that is a boundary however WhatsApp classes characters (undefined: the line's edge). */
+function certainBoundary(ch: string | undefined): boolean {
+  return ch === undefined || /\s/.test(ch) || ASCII_BOUNDARY.test(ch) || (ch.charCodeAt(0) >= 0x80 && /\p{P}/u.test(ch));
+}
+
+/**
+ * May the asked `style` at unit k be missing? Only where WhatsApp's word-boundary rule cannot apply
+ * it: judged for the whole stretch asked to have it around k (on k's line), whose end is returned
+ * (-1: it may not), so the caller judges each stretch once.
+ */
+function mayLack(text: string, asked: readonly string[][], k: number, style: string): number {
+  let s = k;
+  while (s > 0 && text[s - 1] !== '\n' && asked[s - 1].includes(style)) s--;
+  let e = k;
+  while (e + 1 < text.length && text[e + 1] !== '\n' && asked[e + 1].includes(style)) e++;
+  const end = e;
+  while (s < e && /\s/.test(text[s])) s++;
+  while (e > s && /\s/.test(text[e])) e--;
+  const before = s > 0 && text[s - 1] !== '\n' ? text[s - 1] : undefined;
+  const after = e + 1 < text.length && text[e + 1] !== '\n' ? text[e + 1] : undefined;
+  const marker = (ch: string): boolean => '*_~`'.includes(ch);
+  const may = !certainBoundary(before) || !certainBoundary(after) || marker(text[s]) || marker(text[e]) || (style === 'code' && text.slice(s, e + 1).includes('`'));
+  return may ? end : -1;
+}
+
+/** A WhatsApp body read every way: the visible text expected for its runs, formatted as asked. */
+function checkWhatsAppText(body: string, runs: readonly Run[], where: string): void {
+  const { text, asked } = expectedWhatsApp(runs);
+  assert.doesNotMatch(body.replace(/(?<=^|\n)```(?=\n|$)/g, ''), /```/, `${where}: three backticks only as a fence`);
+  assert.equal(body.split(/(?<=^|\n)```(?=\n|$)/).length % 2, 1, `${where}: every fence it opens it closes`);
+  for (const options of WHATSAPP_READINGS) {
+    const reading = readWhatsApp(body, options);
+    const context = (k: number): string => `${where} (${JSON.stringify(options)}) at ${JSON.stringify(text.slice(Math.max(0, k - 20), k + 20))} in ${JSON.stringify(body.slice(0, 300))}`;
+    if (reading.visible !== text) {
+      let k = 0;
+      while (reading.visible[k] === text[k]) k++;
+      assert.equal(reading.visible.slice(k, k + 60), text.slice(k, k + 60), `visible text differs at ${k}: ${context(k)}`);
+    }
+    const judged = new Map<readonly string[], Map<readonly string[], true>>();
+    /** Per style, the end of the last stretch found to be allowed to lack it. */
+    const lackUntil = new Map<string, number>();
+    for (let k = 0; k < text.length; k++) {
+      if (/\s/.test(text[k])) continue;
+      const read = reading.styles[k];
+      const want = asked[k];
+      let seen = judged.get(read);
+      if (!seen) judged.set(read, (seen = new Map()));
+      // The same pair of style lists needs judging once, unless something is missing (that depends on k).
+      if (seen.has(want)) continue;
+      let complete = true;
+      for (const style of read) if (style !== 'list' && !want.includes(style)) assert.fail(`${style} not asked: ${context(k)}`);
+      for (const style of want) {
+        if (read.includes(style)) continue;
+        complete = false;
+        if (style === 'pre' || style === 'quote') assert.fail(`${style} lost: ${context(k)}`);
+        if ((lackUntil.get(style) ?? -1) >= k) continue;
+        const end = mayLack(text, asked, k, style);
+        assert.ok(end >= 0, `${style} lost where WhatsApp could show it: ${context(k)}`);
+        lackUntil.set(style, end);
+      }
+      if (complete) seen.set(want, true);
+    }
+  }
+}
+
+/** Render + split for WhatsApp, every part and the whole reply read back (see the file's comment). */
+function checkWhatsApp(markdown: string, format: PlatformFormat): void {
+  const blocks = renderBlocks(markdown);
+  const runs: Run[] = [];
+  blocks.forEach((block, i) => {
+    if (i) runs.push({ text: '\n\n', marks: [] });
+    runs.push(...block);
+  });
+  const whole = renderWhole(markdown, format);
+  checkWhatsAppText(whole.text, runs, 'whole reply');
+  const partRuns = splitBlocks(blocks, format);
+  const parts = partRuns.map((r) => toPart(r, format));
+  for (const [i, part] of parts.entries()) {
+    assert.ok(format.measure(part.text) <= format.maxLength, `part ${i}: ${format.measure(part.text)} > ${format.maxLength}`);
+    assert.equal(part.text.length, format.measure(part.text));
+    assert.ok(part.plain.trim(), `part ${i} is blank`);
+    checkWhatsAppText(part.text, partRuns[i], `part ${i}`);
+  }
+  const spans = locate(whole.plain, parts.map((p) => p.plain));
+  spans.forEach(([start, end], i) => {
+    assert.ok(graphemeBoundary(whole.plain, start) && graphemeBoundary(whole.plain, end), `part ${i} [${start}, ${end}) splits a grapheme cluster`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function checkParts(markdown: string, format: PlatformFormat, parts: RenderedPart[]): void {
   const telegram = format.serialize === TELEGRAM_HTML.serialize;
@@ -611,6 +807,42 @@ describe('core/delivery properties (fast-check)', function () {
           const ends = [...new Set(at.map((x) => bounds[Math.floor(x * (bounds.length - 1))]))].sort((a, b) => a - b);
           const cuts = ends.map((end) => text.slice(0, end).search(/\s+$/)).filter((i) => i > 0);
           const length = (end: number): number => DISCORD_MARKDOWN.measure(DISCORD_MARKDOWN.serialize!(pieceOf(block, end)));
+          for (const cut of cuts) {
+            const short = length(cut);
+            for (const end of ends) {
+              if (end > cut) assert.ok(length(end) >= short, `${JSON.stringify(text.slice(0, end).slice(-200))}: ${length(end)} < ${short} up to ${cut}`);
+            }
+          }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`WhatsApp at WhatsApp's limit (4,096 characters): ${RUNS} generated replies`, () => {
+    fc.assert(
+      fc.property(whatsappMarkdown, (md) => checkWhatsApp(md, WHATSAPP_TEXT)),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`WhatsApp with small limits (600-1500 characters, above the longest generated link): ${RUNS} replies, many cuts each`, () => {
+    fc.assert(
+      fc.property(whatsappMarkdown, fc.integer({ min: 600, max: 1500 }), (md, maxLength) => checkWhatsApp(md, { ...WHATSAPP_TEXT, maxLength })),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`WhatsApp: a piece of a block ending where a cut may end it is never written longer than a longer piece (the splitter relies on it): ${RUNS} replies`, () => {
+    const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    fc.assert(
+      fc.property(whatsappMarkdown, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 2, maxLength: 12 }), (md, at) => {
+        for (const block of renderBlocks(md).slice(0, 4)) {
+          const text = block.map((r) => r.text).join('').slice(0, 4000);
+          const bounds = [...segmenter.segment(text)].map((g) => g.index).concat(text.length);
+          const ends = [...new Set(at.map((x) => bounds[Math.floor(x * (bounds.length - 1))]))].sort((a, b) => a - b);
+          const cuts = ends.map((end) => text.slice(0, end).search(/\s+$/)).filter((i) => i > 0);
+          const length = (end: number): number => WHATSAPP_TEXT.measure(WHATSAPP_TEXT.serialize!(pieceOf(block, end)));
           for (const cut of cuts) {
             const short = length(cut);
             for (const end of ends) {

@@ -6,7 +6,7 @@
  * quadratically.
  */
 import { strict as assert } from 'node:assert';
-import { renderAndSplit, DISCORD_MARKDOWN, SLACK_MRKDWN, TELEGRAM_HTML, type PlatformFormat, type Run } from '../../nodes/core/delivery';
+import { renderAndSplit, DISCORD_MARKDOWN, SLACK_MRKDWN, TELEGRAM_HTML, WHATSAPP_TEXT, type PlatformFormat, type Run } from '../../nodes/core/delivery';
 
 interface Counted {
   format: PlatformFormat;
@@ -85,6 +85,9 @@ describe('core/delivery scaling (no timing)', () => {
         // Discord's 2,000 characters count markup too: the generic path, with Discord's serialiser.
         const discordRatio = work(() => counting(DISCORD_MARKDOWN), large) / work(() => counting(DISCORD_MARKDOWN), small);
         assert.ok(discordRatio <= 2.5, `Discord Markdown, ${small.length} -> ${large.length} chars: ${discordRatio.toFixed(2)}x the work`);
+        // WhatsApp's 4,096 characters count markup too: the generic path, with WhatsApp's serialiser.
+        const whatsappRatio = work(() => counting(WHATSAPP_TEXT), large) / work(() => counting(WHATSAPP_TEXT), small);
+        assert.ok(whatsappRatio <= 2.5, `WhatsApp, ${small.length} -> ${large.length} chars: ${whatsappRatio.toFixed(2)}x the work`);
       }
     });
   }

@@ -38,6 +38,17 @@ export {
   isMaskableLabel,
 } from './render-discord';
 export { readDiscordMarkdown, discordVisibleText, type DiscordReading } from './discord-reader';
+export {
+  WHATSAPP_TEXT,
+  WHATSAPP_MAX_LENGTH,
+  WORD_JOINER,
+  serializeWhatsApp,
+  measureWhatsApp,
+  whatsappUrl,
+  whatsappAddress,
+  isWhatsAppLink,
+} from './render-whatsapp';
+export { readWhatsApp, whatsappVisibleText, type WhatsAppReading, type WhatsAppReadOptions } from './whatsapp-reader';
 export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
 export { retryAfterMs, isNotModified, isEntityError } from './errors';
 export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';
