@@ -17,6 +17,7 @@
  */
 import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
 import { errorText, field, numberField, textField } from '../core/error-text';
+import { causeCode, NOT_CONNECTED } from '../core/kit/network-failure';
 import { Stopped } from '../core/kit/live-connection';
 import { UncertainError } from '../core/kit/uncertain';
 import { describeSafely, redact } from '../core/redact';
@@ -25,25 +26,12 @@ import { describeSafely, redact } from '../core/redact';
 export type Translate = (key: string, params?: Record<string, string | number>) => string;
 export const keyOnly: Translate = (key, params) => `${key} ${JSON.stringify(params ?? {})}`;
 
-/** Connection errors before any byte of the request was sent. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_INVALID_URL']);
-
 export type Failure =
   | { kind: 'rateLimited'; retryAfterMs: number }
   | { kind: 'auth' }
   | { kind: 'notSent'; detail: string }
   | { kind: 'unknown'; detail: string }
   | { kind: 'forbidden' | 'notFound' | 'refused'; status: number; code: string; message: string };
-
-function causeCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e; depth++) {
-    const code = textField(e, 'code');
-    if (code) return code;
-    e = field(e, 'cause');
-  }
-  return undefined;
-}
 
 export function classify(err: unknown): Failure {
   const name = textField(err, 'name') ?? '';

@@ -14,6 +14,7 @@
  * Error of the shape we expect (a proxy's HTML, a non-Error rejection).
  */
 import { errorText, field, numberField, textField } from '../core/error-text';
+import { causeCode, NOT_CONNECTED } from '../core/kit/network-failure';
 import { Stopped } from '../core/kit/live-connection';
 import { describeSafely, redact } from '../core/redact';
 
@@ -28,9 +29,6 @@ export const AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inact
 const NOT_DONE_ERRORS = new Set(['request_timeout']);
 /** Slack says something failed on its side part way: the call may have taken effect. */
 const MAYBE_DONE_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable']);
-/** Connection errors before any byte of the request was sent. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_INVALID_URL']);
-
 export type Failure =
   | { kind: 'rateLimited'; retryAfterMs: number }
   | { kind: 'auth'; error: string }
@@ -43,18 +41,6 @@ export type Failure =
 export function platformError(err: unknown): string | undefined {
   if (field(err, 'code') !== 'slack_webapi_platform_error') return undefined;
   return textField(field(err, 'data'), 'error') ?? 'unknown_error';
-}
-
-function causeCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e; depth++) {
-    const code = textField(e, 'code');
-    if (code && !code.startsWith('slack_')) return code;
-    const errors = field(e, 'errors');
-    if (Array.isArray(errors) && errors.length) e = errors[0];
-    else e = field(e, 'original') ?? field(e, 'cause');
-  }
-  return undefined;
 }
 
 function seconds(n: number | undefined, fallback = 1): number {
@@ -85,7 +71,7 @@ export function classify(err: unknown): Failure {
     return { kind: 'unknown', detail: `HTTP ${status}` };
   }
   if (code === 'slack_webapi_request_error') {
-    const cause = causeCode(err);
+    const cause = causeCode(err, (code) => code.startsWith('slack_'));
     if (cause && NOT_CONNECTED.has(cause)) return { kind: 'notSent', detail: cause };
     return { kind: 'unknown', detail: cause ?? textField(field(err, 'original'), 'name') ?? 'network error' };
   }
