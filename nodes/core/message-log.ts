@@ -12,7 +12,8 @@ export interface LogEntry {
   /** Increasing sequence number, so a poller asks only for what is new. */
   seq: number;
   at: number;
-  direction: 'in' | 'out';
+  /** 'status': what the platform later reported of a message sent (WhatsApp: sent, delivered, read, failed). */
+  direction: 'in' | 'out' | 'status';
   platform: string;
   chatJid?: string;
   userJid?: string;
@@ -21,6 +22,8 @@ export interface LogEntry {
   text: string;
   /** Set on an out entry that could not be routed. */
   unroutable?: boolean;
+  /** On a status entry: the state reported (`delivered`, `read`, `failed`). */
+  delivery?: string;
 }
 
 export type LogInput = Omit<LogEntry, 'seq' | 'at' | 'text'> & { text: unknown };
@@ -64,6 +67,7 @@ export class MessageLog {
     if (input.userName !== undefined) entry.userName = input.userName;
     if (input.threadId !== undefined) entry.threadId = input.threadId;
     if (input.unroutable !== undefined) entry.unroutable = input.unroutable;
+    if (input.delivery !== undefined) entry.delivery = input.delivery;
     this.ring[(this.seq - 1) % this.capacity] = entry;
     return entry;
   }

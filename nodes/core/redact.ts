@@ -26,6 +26,8 @@ const SHAPES: Array<[RegExp, string]> = [
   [/(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])/g, REDACTED],
   // Discord interaction and webhook tokens in a request path (`/webhooks/<app id>/<token>/...`).
   [/(\/(?:webhooks|interactions)\/\d{5,}\/)[A-Za-z0-9_.-]{20,}/g, `$1${REDACTED}`],
+  // Meta (WhatsApp Cloud API) access tokens: `EAA` and a long run of letters and digits.
+  [/\bEAA[A-Za-z0-9]{30,}\b/g, REDACTED],
   // Credentials in an Authorization header or a URL's user info.
   [/\b(Bearer|Bot|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   [/(\/\/[^/\s:@]+:)[^/\s@]+@/g, `$1${REDACTED}@`],
