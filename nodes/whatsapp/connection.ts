@@ -92,6 +92,12 @@ export class WhatsAppConnection extends LiveConnection<ConnectionStatus, PhoneId
     });
   }
 
+  /** A message Meta accepted, for the reports that will follow (and any that came first). */
+  noteSent(messageId: string, chatKey: string, sender: string): void {
+    const change = this.statuses.sent(messageId, chatKey, sender);
+    if (change) this.emit('delivery', change);
+  }
+
   get identity(): PhoneIdentity | undefined {
     return this.known;
   }

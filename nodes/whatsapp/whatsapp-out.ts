@@ -10,6 +10,7 @@ import type { Result } from '../core/envelope';
 import { toJid } from '../core/jid';
 import type { Outbound } from '../core/outbound';
 import { runOutNode } from '../common/kit/out-node';
+import { throttleStatus } from '../common/status-throttle';
 import { readAddress, type WhatsAppAddress } from './address';
 import { getWhatsAppAccount } from './account-api';
 import { readChoices } from './interactive';
@@ -87,7 +88,9 @@ export = function (RED: NodeAPI): void {
       describe: (err) => describeSendError(err, t),
     });
 
-    // What Meta reports later of the messages this node sent: the gateway's log, and the status for a failure.
+    // What Meta reports later of the messages this node sent: the gateway's log and the node's
+    // status (coalesced: a busy number reports several times a message), a failure at once.
+    const reports = throttleStatus(1000);
     const onDelivery = (change: StateChange) => {
       const r = change.record;
       if (r.sender !== node.id) return;
@@ -95,12 +98,17 @@ export = function (RED: NodeAPI): void {
       link.gateway?.state.log.add({ direction: 'status', platform: 'whatsapp', chatJid, text: r.error ? `${r.state}: ${r.error}` : r.state, delivery: r.state });
       if (r.state === 'failed') {
         const message = t('whatsapp-out.status.failed', { chat: chatJid, message: r.error ?? '' });
-        link.status('error', message, message);
+        reports.now(() => link.status('error', message, message));
         node.warn(message);
+      } else if (r.state === 'delivered' || r.state === 'read') {
+        reports.set(() => link.status('connected', t(`whatsapp-out.status.${r.state}`, { chat: chatJid })));
       }
     };
     account?.connection?.on('delivery', onDelivery);
-    node.on('close', () => account?.connection?.off('delivery', onDelivery));
+    node.on('close', () => {
+      reports.close();
+      account?.connection?.off('delivery', onDelivery);
+    });
   }
 
   RED.nodes.registerType('chatgate-whatsapp-out', ChatgateWhatsAppOutNode as unknown as (this: Node, def: NodeDef) => void);

@@ -162,7 +162,7 @@ class WhatsAppDelivery implements PlatformDelivery<WhatsAppAddress, WhatsAppRepl
     const id = r?.messages?.[0]?.id;
     // A 200 that is not Meta's answer (a proxy's, a half-compatible server's) proves nothing either way.
     if (typeof id !== 'string' || !id) throw new UncertainError('the message send', 'answered 200 without a message id');
-    c.statuses.sent(id, a.chatKey, this.o.senderId);
+    c.noteSent(id, a.chatKey, this.o.senderId);
     return 1;
   }
 

@@ -228,6 +228,7 @@ describe('whatsapp out', function () {
     await until(() => log().some((e) => e.direction === 'status' && e.delivery === 'delivered'), 5000, 'delivered in the log');
     wa.readAll(alice);
     await until(() => log().some((e) => e.direction === 'status' && e.delivery === 'read'), 5000, 'read in the log');
+    await until(() => everythingSaid('out').some((s) => s.includes(`read by wa:${alice.userId}`)), 3000, 'read in the status');
     assert.ok(log().every((e) => e.direction !== 'status' || e.chatJid === `wa:${alice.userId}`));
     assert.equal(getNode('wa').connection.statuses.get(id).state, 'read');
 

@@ -103,6 +103,13 @@ describe('whatsapp units', () => {
       assert.equal(b.note('other', 'read'), undefined);
     });
 
+    it('a report that comes before the send\'s answer is applied when the send is noted', () => {
+      const b = new StatusBook();
+      assert.equal(b.note('w9', 'delivered'), undefined);
+      assert.equal(b.sent('w9', 'u1', 'out')?.record.state, 'delivered');
+      assert.equal(b.sent('w10', 'u1', 'out'), undefined);
+    });
+
     it('is bounded, oldest first', () => {
       const b = new StatusBook(2);
       b.sent('a', 'u', 'o');
