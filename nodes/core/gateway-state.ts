@@ -7,6 +7,7 @@ import { Allowlists } from './allowlist';
 import { ChannelRegistry } from './channels';
 import { DedupeWindow, dedupeKey } from './dedupe';
 import { MessageLog } from './message-log';
+import { SNAPSHOT_VERSION, upgradeSnapshot } from './snapshot-migrations';
 import { ConversationMemory } from './memory';
 import { ReplyListeners, type ListenerLookup } from './reply-listeners';
 import { ThreadMap, type Resolution, type ThreadChat } from './threads';
@@ -30,8 +31,14 @@ export const DEFAULT_SETTINGS: GatewaySettings = {
   resetCommands: ['/new', '/reset'],
 };
 
-/** 2: thread map as columns, keys joined by '|'. Other versions are not loaded. */
-export const SNAPSHOT_VERSION = 2;
+export { SNAPSHOT_VERSION };
+
+/** What a restore found: nothing, the current version, an older one migrated, or a store to set aside. */
+export type RestoreOutcome =
+  | { kind: 'empty' }
+  | { kind: 'loaded' }
+  | { kind: 'migrated'; from: number }
+  | { kind: 'refused'; reason: 'newer' | 'notASnapshot'; version?: unknown };
 
 export interface Snapshot {
   version: number;
@@ -128,15 +135,21 @@ export class GatewayState {
     };
   }
 
-  /** Restores what a snapshot holds; anything malformed is skipped rather than trusted. */
-  restore(data: unknown): void {
-    if (!data || typeof data !== 'object') return;
-    const s = data as Partial<Snapshot>;
-    if (s.version !== SNAPSHOT_VERSION) return;
+  /**
+   * Restores what a snapshot holds, migrated from an older version first (snapshot-migrations.ts);
+   * anything malformed inside is skipped rather than trusted. A snapshot of a newer version, or
+   * something that is not one, is refused and nothing is restored: the caller sets it aside.
+   */
+  restore(data: unknown): RestoreOutcome {
+    if (data === undefined || data === null) return { kind: 'empty' };
+    const up = upgradeSnapshot(data);
+    if (!up.ok) return { kind: 'refused', reason: up.reason, ...(up.version !== undefined ? { version: up.version } : {}) };
+    const s = up.snapshot as Partial<Snapshot>;
     this.threads.restore(s.threads);
     this.listeners.restore(s.listeners);
     this.dedupe.restore(s.dedupe);
     this.allowlists.restore(s.allowlists);
     this.memory.restore(s.memory);
+    return up.from === SNAPSHOT_VERSION ? { kind: 'loaded' } : { kind: 'migrated', from: up.from };
   }
 }

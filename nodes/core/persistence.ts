@@ -8,8 +8,26 @@ import { guard } from './guard';
 
 export interface SnapshotStore {
   readonly description: string;
+  /** The stored snapshot, undefined when there is none; DamagedStoreError when it cannot be parsed. */
   load(): Promise<unknown | undefined>;
   save(snapshot: unknown): Promise<void>;
+  /** Moves what is stored out of the way under a new name, so the next save cannot overwrite it; says where. */
+  setAside(label: string): Promise<string>;
+  /** Copies what is stored under a new name (before a migrated snapshot replaces it); says where. */
+  keepCopy(label: string): Promise<string>;
+}
+
+/** The store holds something, but not a readable snapshot (truncated, not JSON). */
+export class DamagedStoreError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'DamagedStoreError';
+  }
+}
+
+/** A file-name-safe time: 2026-12-01T17-05-00-123Z. */
+function stamp(now = new Date()): string {
+  return now.toISOString().replace(/[:.]/g, '-');
 }
 
 export class FileSnapshotStore implements SnapshotStore {
@@ -28,7 +46,29 @@ export class FileSnapshotStore implements SnapshotStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    return JSON.parse(text);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new DamagedStoreError(`${this.file} is not JSON (${text.length} bytes): ${(err as Error).message}`);
+    }
+  }
+
+  /** `gateway-x.json` -> `gateway-x.damaged-2026-12-01T17-05-00-123Z.json`, renamed (atomic, same directory). */
+  async setAside(label: string): Promise<string> {
+    const aside = this.sibling(`${label}-${stamp()}`);
+    await fs.rename(this.file, aside);
+    return aside;
+  }
+
+  async keepCopy(label: string): Promise<string> {
+    const copy = this.sibling(label);
+    await fs.copyFile(this.file, copy);
+    return copy;
+  }
+
+  private sibling(label: string): string {
+    const ext = path.extname(this.file);
+    return `${this.file.slice(0, this.file.length - ext.length)}.${label}${ext}`;
   }
 
   /** Write to a temporary file, fsync, then rename: a crash leaves the old or the new file, never half of one. */
@@ -46,18 +86,28 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 }
 
-/** Adapter over any async get/set pair (a Node-RED context store). */
+/** Adapter over any async get/set pair by key (a Node-RED context store). */
 export class CallbackSnapshotStore implements SnapshotStore {
   constructor(
     public readonly description: string,
-    private readonly get: () => Promise<unknown | undefined>,
-    private readonly set: (value: unknown) => Promise<void>,
+    private readonly key: string,
+    private readonly get: (key: string) => Promise<unknown | undefined>,
+    private readonly set: (key: string, value: unknown) => Promise<void>,
   ) {}
   load(): Promise<unknown | undefined> {
-    return this.get();
+    return this.get(this.key);
   }
   save(snapshot: unknown): Promise<void> {
-    return this.set(snapshot);
+    return this.set(this.key, snapshot);
+  }
+  /** The value is copied under `<key>_<label>_<time>`; the next save replaces the original key. */
+  async setAside(label: string): Promise<string> {
+    return this.keepCopy(`${label}_${stamp()}`);
+  }
+  async keepCopy(label: string): Promise<string> {
+    const key = `${this.key}_${label.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    await this.set(key, await this.get(this.key));
+    return key;
   }
 }
 
@@ -71,20 +121,26 @@ export class Persister {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
+  private held = false;
   /** How long the last snapshot took to build and write (ms). */
   lastSaveMs = 0;
   lastError: Error | undefined;
 
   constructor(
-    private readonly store: SnapshotStore,
+    private readonly store: Pick<SnapshotStore, 'save'> & Partial<SnapshotStore>,
     private readonly snapshot: () => unknown,
     private readonly delayMs = 500,
     private readonly onError: (err: Error) => void = () => {},
   ) {}
 
+  /** Never writes again (a store that could not be read must not be overwritten). */
+  hold(): void {
+    this.held = true;
+  }
+
   markDirty(): void {
     this.dirty = true;
-    if (this.timer || this.closed) return;
+    if (this.timer || this.closed || this.held) return;
     // A huge store (a million threads) takes seconds to serialise, and serialising blocks the event
     // loop: wait at least nine times as long as the last save took, so saving never takes more than
     // a tenth of the time. Small stores keep the half-second bound.
@@ -101,7 +157,7 @@ export class Persister {
       this.timer = undefined;
     }
     this.writing = this.writing.then(async () => {
-      if (!this.dirty) return;
+      if (!this.dirty || this.held) return;
       this.dirty = false;
       try {
         const started = Date.now();

@@ -68,6 +68,7 @@ export function registerAdminApi(RED: NodeAPI): void {
         id: gw.node.id,
         name: gw.name,
         store: gw.store.description,
+        ...(gw.storeProblem ? { storeProblem: gw.storeProblem } : {}),
         threads: gw.state.threads.size,
         channels: gw.state.channels.list().length,
       })),

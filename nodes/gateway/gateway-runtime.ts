@@ -6,9 +6,9 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
-import { GatewayState, type GatewaySettings } from '../core/gateway-state';
-import { CallbackSnapshotStore, FileSnapshotStore, Persister, type SnapshotStore } from '../core/persistence';
-import { safeError } from '../core/redact';
+import { GatewayState, SNAPSHOT_VERSION, type GatewaySettings, type RestoreOutcome } from '../core/gateway-state';
+import { CallbackSnapshotStore, DamagedStoreError, FileSnapshotStore, Persister, type SnapshotStore } from '../core/persistence';
+import { redact, safeError } from '../core/redact';
 
 export interface GatewayNode extends Node {
   gateway: GatewayRuntime;
@@ -36,6 +36,8 @@ export class GatewayRuntime {
   /** True once `ready` has settled: the state is loaded (or started empty after a load error). */
   private loaded = false;
   loadError: Error | undefined;
+  /** What went wrong with the store at load (set aside, not readable), for the operator. */
+  storeProblem: string | undefined;
 
   constructor(
     readonly node: Node,
@@ -49,22 +51,77 @@ export class GatewayRuntime {
     this.persister = new Persister(this.store, () => this.state.snapshot(), choice.flushMs, (err) =>
       node.error(RED._('gateway.errors.saveFailed', { message: safeError(err).message })),
     );
-    this.ready = this.store.load().then(
-      (data) => {
-        this.state.restore(data);
-        this.state.onChange = () => this.persister.markDirty();
-        this.loaded = true;
-      },
-      (err: unknown) => {
-        // A corrupt or unreadable store must not stop the gateway; it starts empty and says why.
-        this.loadError = safeError(err);
-        node.error(RED._('gateway.errors.loadFailed', { message: this.loadError.message }));
-        this.state.onChange = () => this.persister.markDirty();
-        this.loaded = true;
-      },
-    );
+    const t = (key: string, params: Record<string, string>) => RED._(key, params);
+    this.ready = this.load(t).then(() => {
+      this.state.onChange = () => this.persister.markDirty();
+      this.loaded = true;
+    });
     this.sweepTimer = setInterval(() => this.state.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref?.();
+  }
+
+  /**
+   * Loads the state; never rejects. Nothing stored is ever lost: an older version is migrated (a
+   * copy of the old store kept beside it), a store that is damaged or of a newer chatgate is set
+   * aside under a new name and the gateway starts empty, and a store that cannot be read at all
+   * (permissions, I/O) is never written over — the gateway runs without saving and says so.
+   */
+  private async load(t: (key: string, params: Record<string, string>) => string): Promise<void> {
+    const where = this.store.description;
+    let data: unknown;
+    try {
+      data = await this.store.load();
+    } catch (err) {
+      if (err instanceof DamagedStoreError) return this.setAside(t, 'damaged', safeError(err).message);
+      this.loadError = safeError(err);
+      this.persister.hold();
+      this.problem(t('gateway.errors.unreadable', { store: where, message: this.loadError.message }));
+      return;
+    }
+    let outcome: RestoreOutcome;
+    try {
+      outcome = this.state.restore(data);
+    } catch (err) {
+      // A migration or restore that throws is a damaged store too: nothing half-restored is kept.
+      this.state.restore(undefined);
+      return this.setAside(t, 'damaged', safeError(err).message);
+    }
+    if (outcome.kind === 'refused') {
+      const why = outcome.reason === 'newer' ? t('gateway.errors.newerStore', { version: String(outcome.version) }) : t('gateway.errors.notAStore', {});
+      return this.setAside(t, outcome.reason === 'newer' ? `v${String(outcome.version)}` : 'damaged', why);
+    }
+    if (outcome.kind === 'migrated') {
+      let copy = '';
+      try {
+        copy = await this.store.keepCopy(`v${outcome.from}`);
+      } catch (err) {
+        // Without a copy the old store would be gone with the next save: keep it, run without saving.
+        this.loadError = safeError(err);
+        this.persister.hold();
+        this.problem(t('gateway.errors.unreadable', { store: where, message: this.loadError.message }));
+        return;
+      }
+      this.node.log(t('gateway.log.migrated', { from: String(outcome.from), to: String(SNAPSHOT_VERSION), copy }));
+      // Written in the new version soon, so the migration runs once.
+      this.persister.markDirty();
+    }
+  }
+
+  private async setAside(t: (key: string, params: Record<string, string>) => string, label: string, reason: string): Promise<void> {
+    this.loadError = new Error(reason);
+    try {
+      const aside = await this.store.setAside(label);
+      this.problem(t('gateway.errors.setAside', { store: this.store.description, reason, aside }));
+    } catch (err) {
+      this.persister.hold();
+      this.problem(t('gateway.errors.unreadable', { store: this.store.description, message: `${reason}; ${safeError(err).message}` }));
+    }
+  }
+
+  /** Said in the log and on the admin API's gateway list (the sidebar), for as long as the gateway runs. */
+  private problem(text: string): void {
+    this.storeProblem = redact(text);
+    this.node.error(this.storeProblem);
   }
 
   /**
@@ -95,13 +152,14 @@ function makeStore(node: Node, choice: StoreChoice, RED: NodeAPI): SnapshotStore
     const global = node.context().global;
     return new CallbackSnapshotStore(
       `context ${store ?? 'default'} ${key}`,
-      () =>
+      key,
+      (k) =>
         new Promise((resolve, reject) =>
-          global.get(key, store as string, (err: Error | null | undefined, value: unknown) => (err ? reject(err) : resolve(value))),
+          global.get(k, store as string, (err: Error | null | undefined, value: unknown) => (err ? reject(err) : resolve(value))),
         ),
-      (value) =>
-        new Promise((resolve, reject) =>
-          global.set(key, value, store as string, (err?: Error | null) => (err ? reject(err) : resolve())),
+      (k, value) =>
+        new Promise<void>((resolve, reject) =>
+          global.set(k, value, store as string, (err?: Error | null) => (err ? reject(err) : resolve())),
         ),
     );
   }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AllowEntrySchema } from '../../nodes/core/allowlist';
 import { JID_PREFIX } from '../../nodes/core/jid';
-import { load, unload, useUserDir, getNode, nextMessage, collect, inbound, sleep, helper, setRedPatch, enforcePermissionsByHeader, captured } from '../helpers/red';
+import { load, unload, useUserDir, getNode, nextMessage, collect, inbound, sleep, helper, setRedPatch, enforcePermissionsByHeader, captured, catalogTranslator } from '../helpers/red';
 
 const GW = { id: 'gw', type: 'chatgate-gateway', name: 'main', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset', store: 'file' };
 
@@ -156,13 +156,85 @@ describe('routing nodes (real runtime)', function () {
       assert.ok(saved.threads.ids.includes(a.thread.id));
     });
 
-    it('a corrupt store file is reported and the gateway starts empty', async () => {
-      fs.mkdirSync(path.join(userDir, 'chatgate'), { recursive: true });
-      fs.writeFileSync(path.join(userDir, 'chatgate', 'gateway-gw.json'), '{not json');
+    const dir = () => path.join(userDir, 'chatgate');
+    const beside = () => fs.readdirSync(dir()).sort();
+    // What the operator reads: the gateway's own catalog, not bare keys.
+    const gatewayText = catalogTranslator('gateway', 'gateway');
+    beforeEach(() =>
+      setRedPatch((RED) => {
+        const own = RED._;
+        RED._ = (key: string, params?: Record<string, string>) => (key.startsWith('gateway.') ? gatewayText(key, params) : own(key, params));
+      }),
+    );
+
+    it('a damaged store file is set aside under a new name, reported, and never overwritten', async () => {
+      fs.mkdirSync(dir(), { recursive: true });
+      fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), '{"version":3,"threads":{"ids":["half a fi');
       await load([...ALL], pipeline());
       const a = await turn('u1');
       assert.equal(a.thread.isNew, true);
-      assert.ok(getNode('gw').gateway.loadError);
+      const gw = getNode('gw').gateway;
+      assert.ok(gw.loadError);
+      const aside = beside().find((f) => /^gateway-gw\.damaged-.*\.json$/.test(f));
+      assert.ok(aside, `set aside: ${beside().join(', ')}`);
+      assert.equal(fs.readFileSync(path.join(dir(), aside!), 'utf8'), '{"version":3,"threads":{"ids":["half a fi', 'kept byte for byte');
+      assert.match(gw.storeProblem, /could not be used/);
+      assert.ok(gw.storeProblem.includes(aside!), 'the problem names where the store went');
+      const listed = await helper.request().get('/chatgate/gateways');
+      assert.ok(listed.body.some((g: { storeProblem?: string }) => g.storeProblem?.includes(aside!)), 'and the admin API says it');
+      await gw.flush();
+      assert.ok(fs.existsSync(path.join(dir(), 'gateway-gw.json')), 'the new state is saved under the old name');
+      assert.equal(fs.readFileSync(path.join(dir(), aside!), 'utf8'), '{"version":3,"threads":{"ids":["half a fi');
+    });
+
+    it('a store written by a newer chatgate is set aside, not overwritten', async () => {
+      fs.mkdirSync(dir(), { recursive: true });
+      const newer = JSON.stringify({ version: 99, threads: { future: true } });
+      fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), newer);
+      await load([...ALL], pipeline());
+      await turn('u1');
+      await getNode('gw').gateway.flush();
+      const aside = beside().find((f) => /^gateway-gw\.v99-.*\.json$/.test(f));
+      assert.ok(aside, beside().join(', '));
+      assert.equal(fs.readFileSync(path.join(dir(), aside!), 'utf8'), newer);
+      assert.match(getNode('gw').gateway.storeProblem, /newer chatgate \(state version 99\)/);
+    });
+
+    it('an older store is migrated, its thread continued, and a copy of it kept', async () => {
+      fs.mkdirSync(dir(), { recursive: true });
+      const old = {
+        version: 1,
+        savedAt: Date.now(),
+        threads: [{ id: 'th_old', key: 'u:webhook:ch1:u1', strategy: 'per-user', createdAt: Date.now() - 1000, lastActiveAt: Date.now() - 1000, turn: 3, sessionMs: 0, platform: 'webhook', chatJid: 'webhook:u1', userJid: 'webhook:u1' }],
+        listeners: [],
+        dedupe: [],
+        allowlists: [],
+      };
+      fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), JSON.stringify(old));
+      await load([...ALL], pipeline({ gateway: { strategy: 'per-user' } }));
+      const gw = getNode('gw').gateway;
+      await gw.ready;
+      assert.equal(gw.state.threads.size, 1);
+      const again = await turn('u1');
+      assert.equal(again.thread.id, 'th_old', 'the migrated thread continues');
+      assert.equal(again.thread.turn, 4);
+      await gw.flush();
+      assert.ok(beside().includes('gateway-gw.v1.json'), beside().join(', '));
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dir(), 'gateway-gw.v1.json'), 'utf8')).version, 1);
+      assert.equal(JSON.parse(fs.readFileSync(path.join(dir(), 'gateway-gw.json'), 'utf8')).version, 3, 'saved in the new version');
+      assert.equal(gw.storeProblem, undefined);
+    });
+
+    it('a store that cannot be read at all is never written over: the gateway runs without saving and says so', async () => {
+      fs.mkdirSync(path.join(dir(), 'gateway-gw.json'), { recursive: true });
+      fs.writeFileSync(path.join(dir(), 'gateway-gw.json', 'keep.txt'), 'operator data');
+      await load([...ALL], pipeline());
+      const a = await turn('u1');
+      assert.equal(a.thread.isNew, true, 'the gateway still works');
+      const gw = getNode('gw').gateway;
+      await gw.flush();
+      assert.match(gw.storeProblem, /WITHOUT saving/);
+      assert.equal(fs.readFileSync(path.join(dir(), 'gateway-gw.json', 'keep.txt'), 'utf8'), 'operator data');
     });
 
     it('can keep its state in a Node-RED context store instead', async () => {
