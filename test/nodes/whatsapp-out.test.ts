@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { startWhatsAppServer, type WhatsAppServer, type WhatsAppUser } from '../emulators/whatsapp-server';
-import { getNode, helper, sleep, unload } from '../helpers/red';
+import { enforcePermissionsByHeader, getNode, helper, setRedPatch, sleep, unload } from '../helpers/red';
 import { until } from '../helpers/telegram';
 import { accountNode, credentials, delivered, everythingSaid, failure, gateway, loadFlow, PATH, useEmulator, useHttpServer, VERIFY_TOKEN, whatsappChat, type FlowNode } from '../helpers/whatsapp';
 
@@ -296,5 +296,27 @@ describe('whatsapp out', function () {
     err = failure('out');
     send({ payload: 'x', chat: whatsappChat({ userId: 'not a user id!' }) });
     assert.match(await err, /chatId/);
+  });
+
+  it("the gateway's admin send API delivers through the out node, by phone number or business-scoped id", async () => {
+    setRedPatch(enforcePermissionsByHeader);
+    try {
+      await start();
+      const { alice, hidden } = wa.fixtures;
+      await userWrote(alice);
+      await userWrote(hidden);
+      await helper.request().post('/chatgate/gateways/gw/send').set('x-test-permissions', 'write').send({ chatJid: `wa:${alice.waId}`, text: 'from the **operator**' }).expect(200);
+      await helper.request().post('/chatgate/gateways/gw/send').set('x-test-permissions', 'write').send({ chatJid: `wa:${hidden.userId}`, text: 'and to you' }).expect(200);
+      const a = await wa.waitForPhone(alice, (items) => items.length === 1, 3000);
+      assert.equal(a[0].text, 'from the *operator*', 'rendered for WhatsApp');
+      const h = await wa.waitForPhone(hidden, (items) => items.length === 1, 3000);
+      assert.equal(h[0].addressedBy, 'recipient');
+      wa.closeWindow(alice);
+      const late = await helper.request().post('/chatgate/gateways/gw/send').set('x-test-permissions', 'write').send({ chatJid: `wa:${alice.waId}`, text: 'a day later' });
+      assert.ok(late.status >= 400, 'outside the window the admin send fails');
+      assert.match(JSON.stringify(late.body), /24-hour/);
+    } finally {
+      setRedPatch(undefined);
+    }
   });
 });
