@@ -315,6 +315,8 @@ describe('whatsapp out', function () {
       const late = await helper.request().post('/chatgate/gateways/gw/send').set('x-test-permissions', 'write').send({ chatJid: `wa:${alice.waId}`, text: 'a day later' });
       assert.ok(late.status >= 400, 'outside the window the admin send fails');
       assert.match(JSON.stringify(late.body), /24-hour/);
+      const answers = [late, await helper.request().get('/chatgate/gateways/gw/channels').set('x-test-permissions', 'read'), await helper.request().get('/chatgate/gateways/gw/log').set('x-test-permissions', 'read')];
+      for (const r of answers) for (const secret of [wa.token, wa.appSecret, VERIFY_TOKEN]) assert.ok(!JSON.stringify(r.body).includes(secret), 'no credential in an admin API answer');
     } finally {
       setRedPatch(undefined);
     }
