@@ -1,18 +1,85 @@
 /**
  * Thread store: resolve-or-create throughput and memory per thread at 10k, 100k and 1M threads,
- * and the time to persist and load 1M threads. Baseline: a plain Map doing the same lookups
- * (the same composed key, a stored id), in the same process, alternating runs.
+ * the time to persist and load 1M threads, and — serving 200 messages a second for a few seconds
+ * while the store persists as it does in Node-RED — the longest event-loop stall
+ * (perf_hooks.monitorEventLoopDelay) and the longest a change waits before it is on disk (what a
+ * kill -9 loses at most). Baseline: a plain Map doing the same lookups (the same composed key, a
+ * stored id), in the same process, alternating runs; for the stall, the same loop with no store.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GatewayState, DEFAULT_SETTINGS } from '../nodes/core/gateway-state';
-import { FileSnapshotStore } from '../nodes/core/persistence';
+import { FileSnapshotStore, Persister } from '../nodes/core/persistence';
 import { composeKey } from '../nodes/core/keys';
 import { newThreadId, type ThreadChat } from '../nodes/core/threads';
 import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
 
 const SIZES = [10_000, 100_000, 1_000_000];
+/** How long each serving run lasts, and its rate. */
+const SERVE_MS = 6000;
+const SERVE_RATE = 200;
+
+interface Served {
+  /** Longest event-loop delay seen (ms). */
+  stallMs: number;
+  /** Longest time from a change to the end of the save that holds it (ms), or NaN without a store. */
+  lossMs: number;
+}
+
+/**
+ * Resolves SERVE_RATE messages a second for SERVE_MS on a full map; with `dir`, the state is
+ * persisted the way the gateway does it (a Persister over the JSON file store, flushed on change).
+ */
+async function serve(resolve: (i: number) => void, state: GatewayState | undefined, dir: string | undefined): Promise<Served> {
+  const saves: Array<{ start: number; end: number }> = [];
+  let persister: Persister | undefined;
+  if (state && dir) {
+    const store = new FileSnapshotStore(path.join(dir, 'serving.json'));
+    persister = new Persister(
+      {
+        save: async (snap: unknown) => {
+          const start = performance.now();
+          await store.save(snap);
+          saves.push({ start, end: performance.now() });
+        },
+      },
+      () => state.snapshot(),
+    );
+  }
+  const changes: number[] = [];
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const started = performance.now();
+  let i = 0;
+  await new Promise<void>((done) => {
+    const tick = setInterval(() => {
+      // Catch up to the rate the clock says, as arrivals would.
+      const due = Math.floor(((performance.now() - started) / 1000) * SERVE_RATE);
+      for (; i < due; i++) {
+        resolve(i);
+        if (persister) {
+          changes.push(performance.now());
+          persister.markDirty();
+        }
+      }
+      if (performance.now() - started >= SERVE_MS) {
+        clearInterval(tick);
+        done();
+      }
+    }, 1000 / SERVE_RATE);
+  });
+  h.disable();
+  if (persister) await persister.close();
+  // A change is on disk once a save that STARTED after it has ended.
+  let lossMs = 0;
+  for (const t of changes) {
+    const held = saves.find((sv) => sv.start >= t);
+    if (held) lossMs = Math.max(lossMs, held.end - t);
+  }
+  return { stallMs: h.max / 1e6, lossMs: persister ? lossMs : NaN };
+}
 const LOOKUPS = 300_000;
 const RUNS = 3;
 
@@ -83,6 +150,17 @@ export async function runThreadStore(log: (s: string) => void): Promise<Row[]> {
       baseline.push(LOOKUPS / (b.ms / 1000));
     }
     rows.push(row('thread store', `${n.toLocaleString('en-US')} threads`, 'resolve', 'ops/s', median(subject), median(baseline), n === 1_000_000 ? '>= 500,000' : undefined));
+
+    // Serving while persisting (the JSON file store, as the gateway runs it) beside the same loop without a store.
+    const serveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-bench-serve-'));
+    heapUsed(); // a collection first, so neither run pays for the other's garbage
+    const persisted = await serve((k) => s.threads.resolve(cs[(k * 7919) % n], { strategy: 'per-user', sessionMs: 0, now: Date.now() }), s, serveDir);
+    heapUsed();
+    const bare = await serve((k) => p.resolve(cs[(k * 7919) % n]), undefined, undefined);
+    fs.rmSync(serveDir, { recursive: true, force: true });
+    const label = `${n.toLocaleString('en-US')} threads, ${SERVE_RATE} msg/s, JSON file store`;
+    rows.push(row('thread store', label, 'longest event-loop stall', 'ms', persisted.stallMs, bare.stallMs, n === 1_000_000 ? '< 50' : undefined));
+    rows.push(row('thread store', label, 'longest a change waits for the disk (kill -9 loses)', 'ms', persisted.lossMs, null, n === 1_000_000 ? '< 1,000' : undefined));
     log(`thread store ${n}: done`);
 
     if (n === 1_000_000) {
