@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { z } from 'zod';
-import { ALLOWLIST_MODES, AllowEntrySchema, checkAllowed, parseEntries, type AllowlistMode, type MatchOn } from '../core/allowlist';
+import { ALLOWLIST_MODES, AllowEntrySchema, checkAllowedIn, indexEntries, parseEntries, type AllowlistMode, type MatchOn } from '../core/allowlist';
 import { describeIssues, validateInbound } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
 import { throttleStatus } from '../common/status-throttle';
@@ -37,6 +37,8 @@ export = function (RED: NodeAPI): void {
     const list = def.list || 'default';
     const dropRefused = def.refused === 'drop';
     const { entries: flowEntries, invalid } = parseEntries(def.entries);
+    // Indexed once: every message is checked by lookups, never by a scan of the lists.
+    const flowIndex = indexEntries(flowEntries);
     let passed = 0;
     let refused = 0;
 
@@ -73,7 +75,7 @@ export = function (RED: NodeAPI): void {
         }
         const checked = validateInbound(msg as { payload?: unknown; chat?: unknown });
         if (!checked.ok) return done(new Error(checked.error));
-        const verdict = checkAllowed(checked.value.chat, [...flowEntries, ...lists.entries(list)], mode, matchOn);
+        const verdict = checkAllowedIn(checked.value.chat, [flowIndex, lists.source(list)], mode, matchOn);
         if (verdict.allowed) {
           passed++;
           showCounts();

@@ -32,29 +32,58 @@ function wildcardMatches(pattern: string, jid: string): boolean {
   return pattern.endsWith(':*') && jid.startsWith(pattern.slice(0, -1));
 }
 
-/** Finds the entry that lets a JID in: an exact entry wins over a wildcard. */
-function findEntry(entries: Iterable<AllowEntry>, jid: string, allowWildcard: boolean): AllowEntry | undefined {
-  let wildcard: AllowEntry | undefined;
+/**
+ * Where a check looks entries up: by exact JID in one step, and through the few wildcard entries
+ * (`*`, `tg:*`). A filter checks every message against lists that may hold thousands of entries,
+ * so nothing is copied or scanned per message.
+ */
+export interface AllowSource {
+  get(jid: string): AllowEntry | undefined;
+  wildcards(): Iterable<AllowEntry>;
+}
+
+function isWildcard(jid: string): boolean {
+  return jid === '*' || jid.endsWith(':*');
+}
+
+/** An index over a fixed list of entries (the ones written in the flow); the first of a JID wins. */
+export function indexEntries(entries: readonly AllowEntry[]): AllowSource {
+  const exact = new Map<string, AllowEntry>();
+  const wild: AllowEntry[] = [];
   for (const e of entries) {
-    if (e.jid === jid) return e;
-    if (allowWildcard && !wildcard && wildcardMatches(e.jid, jid)) wildcard = e;
+    if (!exact.has(e.jid)) exact.set(e.jid, e);
+    if (isWildcard(e.jid)) wild.push(e);
   }
-  return wildcard;
+  return { get: (jid) => exact.get(jid), wildcards: () => wild };
+}
+
+/** Finds the entry that lets a JID in: an exact entry (in any source, in order) wins over a wildcard. */
+function findEntry(sources: readonly AllowSource[], jid: string, allowWildcard: boolean): AllowEntry | undefined {
+  for (const src of sources) {
+    const e = src.get(jid);
+    if (e) return e;
+  }
+  if (!allowWildcard) return undefined;
+  for (const src of sources) for (const e of src.wildcards()) if (wildcardMatches(e.jid, jid)) return e;
+  return undefined;
 }
 
 export function checkAllowed(subject: Subject, entries: AllowEntry[], mode: AllowlistMode, matchOn: MatchOn): Verdict {
+  return checkAllowedIn(subject, [indexEntries(entries)], mode, matchOn);
+}
+
+/** The verdict for `subject` against entries looked up in `sources`, in order (the flow's, then the gateway's). */
+export function checkAllowedIn(subject: Subject, sources: readonly AllowSource[], mode: AllowlistMode, matchOn: MatchOn): Verdict {
   if (mode === 'closed') return { allowed: false, reason: 'closed: the filter admits nobody' };
-  const jids = matchOn === 'sender' ? [subject.userJid] : matchOn === 'chat' ? [subject.chatJid] : [subject.userJid, subject.chatJid];
   if (subject.isBot) {
     // Bots answering bots loop forever; only an exact entry for the bot itself lets one in.
-    const entry = findEntry(entries, subject.userJid, false);
-    return entry && entry.jid === subject.userJid
-      ? { allowed: true, entry }
-      : { allowed: false, reason: `bot sender ${subject.userJid} is not listed` };
+    const entry = findEntry(sources, subject.userJid, false);
+    return entry ? { allowed: true, entry } : { allowed: false, reason: `bot sender ${subject.userJid} is not listed` };
   }
   if (mode === 'open') return { allowed: true };
+  const jids = matchOn === 'sender' ? [subject.userJid] : matchOn === 'chat' ? [subject.chatJid] : [subject.userJid, subject.chatJid];
   for (const jid of jids) {
-    const entry = findEntry(entries, jid, true);
+    const entry = findEntry(sources, jid, true);
     if (entry) return { allowed: true, entry };
   }
   const who = matchOn === 'chat' ? `chat ${subject.chatJid}` : matchOn === 'sender' ? `sender ${subject.userJid}` : `sender ${subject.userJid} / chat ${subject.chatJid}`;
@@ -64,6 +93,7 @@ export function checkAllowed(subject: Subject, entries: AllowEntry[], mode: Allo
 /** Runtime allowlists by name, edited through the admin API or by message, persisted by the gateway. */
 export class Allowlists {
   private readonly lists = new Map<string, Map<string, AllowEntry>>();
+  private readonly sources = new Map<string, AllowSource>();
 
   entries(list: string): AllowEntry[] {
     return Array.from(this.lists.get(list)?.values() ?? []);
@@ -73,18 +103,45 @@ export class Allowlists {
     return Array.from(this.lists.keys());
   }
 
+  /** A live view of one list for checks: exact JIDs by lookup, wildcards by a scan of the list's few. */
+  source(list: string): AllowSource {
+    let src = this.sources.get(list);
+    if (!src) {
+      src = {
+        get: (jid) => this.lists.get(list)?.get(jid),
+        wildcards: () => this.wildcardsOf(list),
+      };
+      this.sources.set(list, src);
+    }
+    return src;
+  }
+
+  private readonly wild = new Map<string, AllowEntry[]>();
+
+  private wildcardsOf(list: string): AllowEntry[] {
+    let w = this.wild.get(list);
+    if (!w) {
+      w = Array.from(this.lists.get(list)?.values() ?? []).filter((e) => isWildcard(e.jid));
+      this.wild.set(list, w);
+    }
+    return w;
+  }
+
   add(list: string, entry: AllowEntry): void {
     let m = this.lists.get(list);
     if (!m) this.lists.set(list, (m = new Map()));
     m.set(entry.jid, { jid: entry.jid, ...(entry.label ? { label: entry.label } : {}) });
+    this.wild.delete(list);
   }
 
   remove(list: string, jid: string): boolean {
+    this.wild.delete(list);
     return this.lists.get(list)?.delete(jid) ?? false;
   }
 
   replace(list: string, entries: AllowEntry[]): void {
     this.lists.set(list, new Map(entries.map((e) => [e.jid, e])));
+    this.wild.delete(list);
   }
 
   snapshot(): Array<[string, AllowEntry[]]> {
@@ -93,6 +150,7 @@ export class Allowlists {
 
   restore(data: unknown): void {
     this.lists.clear();
+    this.wild.clear();
     if (!Array.isArray(data)) return;
     for (const item of data as unknown[]) {
       if (!Array.isArray(item) || typeof item[0] !== 'string' || !Array.isArray(item[1])) continue;

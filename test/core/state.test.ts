@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DedupeWindow } from '../../nodes/core/dedupe';
 import { ReplyListeners } from '../../nodes/core/reply-listeners';
-import { checkAllowed, Allowlists, parseEntries } from '../../nodes/core/allowlist';
+import { checkAllowed, checkAllowedIn, indexEntries, Allowlists, parseEntries } from '../../nodes/core/allowlist';
 import { FileSnapshotStore, Persister } from '../../nodes/core/persistence';
 import { GatewayState, DEFAULT_SETTINGS } from '../../nodes/core/gateway-state';
 import { parseJid, toJid, isValidJidPattern } from '../../nodes/core/jid';
@@ -73,6 +73,26 @@ describe('core/allowlist', () => {
     assert.ok(!checkAllowed(bot, [], 'open', 'either').allowed);
     assert.ok(!checkAllowed(bot, [{ jid: 'tg:*' }], 'allowlist', 'either').allowed);
     assert.ok(checkAllowed(bot, [{ jid: 'tg:1' }], 'open', 'either').allowed);
+  });
+  it('looks entries up in the flow\'s list and then the gateway\'s: exact before wildcard, live edits seen', () => {
+    const flow = indexEntries([{ jid: 'tg:*', label: 'any telegram' }, { jid: 'tg:1', label: 'flow Alice' }]);
+    const lists = new Allowlists();
+    const runtime = lists.source('default');
+    let v = checkAllowedIn(human, [flow, runtime], 'allowlist', 'sender');
+    assert.ok(v.allowed && v.entry?.label === 'flow Alice', 'an exact entry wins over a wildcard written before it');
+    lists.add('default', { jid: 'tg:1', label: 'runtime Alice' });
+    v = checkAllowedIn(human, [flow, runtime], 'allowlist', 'sender');
+    assert.ok(v.allowed && v.entry?.label === 'flow Alice', 'the flow\'s entry comes first');
+    v = checkAllowedIn(human, [indexEntries([{ jid: 'tg:*' }]), runtime], 'allowlist', 'sender');
+    assert.ok(v.allowed && v.entry?.label === 'runtime Alice', 'exact in any list before a wildcard in the first');
+    assert.ok(!checkAllowedIn({ ...human, userJid: 'slack:U9', chatJid: 'slack:C9' }, [runtime], 'allowlist', 'either').allowed);
+    lists.add('default', { jid: 'slack:*' });
+    assert.ok(checkAllowedIn({ ...human, userJid: 'slack:U9', chatJid: 'slack:C9' }, [runtime], 'allowlist', 'either').allowed, 'a wildcard added later is seen');
+    lists.remove('default', 'slack:*');
+    assert.ok(!checkAllowedIn({ ...human, userJid: 'slack:U9', chatJid: 'slack:C9' }, [runtime], 'allowlist', 'either').allowed, 'and one removed is gone');
+    lists.replace('default', Array.from({ length: 50_000 }, (_, i) => ({ jid: `tg:${1000 + i}` })));
+    assert.ok(checkAllowedIn({ ...human, userJid: 'tg:50999' }, [runtime], 'allowlist', 'sender').allowed);
+    assert.ok(!checkAllowedIn(human, [runtime], 'allowlist', 'sender').allowed);
   });
   it('keeps named lists and rejects invalid entries', () => {
     const a = new Allowlists();
