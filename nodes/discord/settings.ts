@@ -5,7 +5,7 @@
  * tested on their own; the readings every platform shares are the kit's (config-values.ts).
  */
 import { GatewayIntentBits } from 'discord.js';
-import { backoffRange, baseUrl, routePath, secondsAsMs } from '../core/kit/config-values';
+import { backoffRange, baseUrl, downloadLimitBytes, routePath, secondsAsMs } from '../core/kit/config-values';
 
 /** How Discord reaches the bot: the gateway (messages, slash commands), the HTTP interactions endpoint, or both. */
 export type ReceiveMode = 'gateway' | 'both' | 'http';
@@ -213,8 +213,7 @@ export interface InSettings {
 export const DISCORD_DOWNLOAD_LIMIT = 100 * 1024 * 1024;
 
 export function readInSettings(def: { guild?: string; channels?: string; ephemeral?: unknown; download?: unknown; maxDownload?: unknown }): InSettings {
-  const mb = Number(def.maxDownload);
-  const maxDownloadBytes = Number.isFinite(mb) && mb > 0 ? Math.min(Math.round(mb * 1024 * 1024), DISCORD_DOWNLOAD_LIMIT) : 8 * 1024 * 1024;
+  const maxDownloadBytes = downloadLimitBytes(def.maxDownload, DISCORD_DOWNLOAD_LIMIT, 8);
   return {
     guild: def.guild === 'channels' ? 'channels' : 'mention',
     channels: (def.channels ?? '')

@@ -7,6 +7,7 @@
  * channel + ts, status, close).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { downloadLimitBytes, isOn } from '../core/kit/config-values';
 import { settle } from '../core/guard';
 import { runInNode } from '../common/kit/in-node';
 import { getSlackApp } from './app-api';
@@ -31,13 +32,7 @@ interface SlackInDef extends NodeDef {
   threadTitle?: string;
 }
 
-const on = (v: unknown) => v === true || v === 'true';
 
-function downloadLimit(v: unknown): number {
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb <= 0) return 5 * 1024 * 1024;
-  return Math.min(Math.round(mb * 1024 * 1024), SLACK_DOWNLOAD_LIMIT);
-}
 
 function filesOf(inbound: SlackInbound): SlackFileInfo[] {
   if (inbound.kind !== 'message') return [];
@@ -52,9 +47,9 @@ export = function (RED: NodeAPI): void {
     const connection = app?.connection;
     const channels: MapOptions['channels'] = def.channels === 'all' ? 'all' : 'mention';
     const threads: MapOptions['threads'] = def.threads === 'mention' ? 'mention' : 'participating';
-    const edited = on(def.edited);
-    const wantFiles = on(def.download);
-    const maxBytes = downloadLimit(def.maxDownload);
+    const edited = isOn(def.edited);
+    const wantFiles = isOn(def.download);
+    const maxBytes = downloadLimitBytes(def.maxDownload, SLACK_DOWNLOAD_LIMIT);
     const prompts: Prompt[] = readPrompts(def.prompts);
     const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
 

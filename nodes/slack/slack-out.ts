@@ -5,6 +5,7 @@
  * buttons and files, the sender, and how Slack's errors read.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { isOff } from '../core/kit/config-values';
 import type { Result } from '../core/envelope';
 import type { Outbound } from '../core/outbound';
 import { runOutNode } from '../common/kit/out-node';
@@ -26,7 +27,6 @@ interface SlackOutDef extends NodeDef {
   streaming?: string;
 }
 
-const off = (v: unknown) => v === false || v === 'false';
 
 export = function (RED: NodeAPI): void {
   function ChatgateSlackOutNode(this: Node, def: SlackOutDef) {
@@ -58,7 +58,7 @@ export = function (RED: NodeAPI): void {
       sender: (onBackgroundError) =>
         new SlackSender({
           connection: () => app?.connection,
-          typing: !off(def.typing),
+          typing: !isOff(def.typing),
           status: (def.status ?? '').trim() || t('slack-out.label.statusDefault'),
           nativeStreaming: def.streaming !== 'edit',
           // The assistant status and intermediate edits are cosmetic: the final part (or the next reply) says what counts.

@@ -6,6 +6,7 @@
  * (validation at the edge, de-duplication through the gateway, status, close).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { downloadLimitBytes, isOn } from '../core/kit/config-values';
 import type { Attachment } from '../core/envelope';
 import { settle } from '../core/guard';
 import { runInNode } from '../common/kit/in-node';
@@ -25,13 +26,7 @@ interface TelegramInDef extends NodeDef {
   maxDownload?: number | string;
 }
 
-const on = (v: unknown) => v === true || v === 'true';
 
-function downloadLimit(v: unknown): number {
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb <= 0) return 5 * 1024 * 1024;
-  return Math.min(Math.round(mb * 1024 * 1024), TELEGRAM_DOWNLOAD_LIMIT);
-}
 
 export = function (RED: NodeAPI): void {
   function ChatgateTelegramInNode(this: Node, def: TelegramInDef) {
@@ -40,9 +35,9 @@ export = function (RED: NodeAPI): void {
     const bot = getTelegramBot(RED, def.bot);
     const connection = bot?.connection;
     const groups: MapOptions['groups'] = def.groups === 'always' ? 'always' : 'mention';
-    const edited = on(def.edited);
-    const wantFiles = on(def.download);
-    const maxBytes = downloadLimit(def.maxDownload);
+    const edited = isOn(def.edited);
+    const wantFiles = isOn(def.download);
+    const maxBytes = downloadLimitBytes(def.maxDownload, TELEGRAM_DOWNLOAD_LIMIT);
 
     const inNode = runInNode<TgUpdate>(RED, node, {
       platform: 'telegram',

@@ -6,6 +6,7 @@
  * de-duplication through the gateway by message id, status, close).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { downloadLimitBytes, isOn } from '../core/kit/config-values';
 import type { DownloadedFile } from '../core/kit/capped-fetch';
 import { runInNode } from '../common/kit/in-node';
 import { getWhatsAppAccount } from './account-api';
@@ -24,13 +25,7 @@ interface WhatsAppInDef extends NodeDef {
 /** Meta keeps media up to 100 MB (documents). */
 const WHATSAPP_DOWNLOAD_LIMIT = 100 * 1024 * 1024;
 
-const on = (v: unknown) => v === true || v === 'true';
 
-function downloadLimit(v: unknown): number {
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb <= 0) return 5 * 1024 * 1024;
-  return Math.min(Math.round(mb * 1024 * 1024), WHATSAPP_DOWNLOAD_LIMIT);
-}
 
 export = function (RED: NodeAPI): void {
   function ChatgateWhatsAppInNode(this: Node, def: WhatsAppInDef) {
@@ -38,9 +33,9 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const account = getWhatsAppAccount(RED, def.account);
     const connection = account?.connection;
-    const reactions = on(def.reactions);
-    const wantFiles = on(def.download);
-    const maxBytes = downloadLimit(def.maxDownload);
+    const reactions = isOn(def.reactions);
+    const wantFiles = isOn(def.download);
+    const maxBytes = downloadLimitBytes(def.maxDownload, WHATSAPP_DOWNLOAD_LIMIT);
     const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
 
     const inNode = runInNode<InboundEvent>(RED, node, {

@@ -6,6 +6,7 @@
  * (the node status and the gateway's log show sent, delivered, read and failed).
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { isOn } from '../core/kit/config-values';
 import type { Result } from '../core/envelope';
 import { toJid } from '../core/jid';
 import type { Outbound } from '../core/outbound';
@@ -36,7 +37,6 @@ interface WhatsAppOutDef extends NodeDef {
   templateText?: boolean | string;
 }
 
-const on = (v: unknown) => v === true || v === 'true';
 
 export = function (RED: NodeAPI): void {
   function ChatgateWhatsAppOutNode(this: Node, def: WhatsAppOutDef) {
@@ -45,7 +45,7 @@ export = function (RED: NodeAPI): void {
     const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
     const account = getWhatsAppAccount(RED, def.account);
     const typing: TypingMode = def.typing === 'off' || def.typing === 'read' ? def.typing : 'typing';
-    const fallback = configuredTemplate(def.template, def.templateLanguage, def.templateText === undefined || on(def.templateText));
+    const fallback = configuredTemplate(def.template, def.templateLanguage, def.templateText === undefined || isOn(def.templateText));
 
     function prepare(msg: Record<string, unknown>, out: Outbound): Result<WhatsAppReply> {
       const address = readAddress(out.replyTo, t);
@@ -76,7 +76,7 @@ export = function (RED: NodeAPI): void {
           connection: () => account?.connection,
           phoneNumberId: () => account?.settings.phoneNumberId,
           senderId: node.id,
-          quote: on(def.quote),
+          quote: isOn(def.quote),
           typing,
           listButton: (def.listButton ?? '').trim() || t('whatsapp-out.label.listButtonDefault'),
           choicePrompt: (def.choicePrompt ?? '').trim() || t('whatsapp-out.label.choicePromptDefault'),

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readButtonRows, type ButtonRules } from '../../nodes/core/kit/buttons';
 import { fetchCapped } from '../../nodes/core/kit/capped-fetch';
-import { baseUrl, boundedNumber, routePath } from '../../nodes/core/kit/config-values';
+import { baseUrl, boundedNumber, routePath, downloadLimitBytes, isOff, isOn } from '../../nodes/core/kit/config-values';
 import { bytesOf } from '../../nodes/core/kit/out-bytes';
 
 const TELEGRAM: ButtonRules = { platform: 'Telegram', maxDataBytes: 64, url: /^(https?|tg):\/\/\S+$/i, urlHint: 'an http(s):// or tg:// URL' };
@@ -52,6 +52,19 @@ describe('core/kit values', () => {
     assert.equal(baseUrl('  '), undefined);
   });
 
+  it('editor values: checkboxes from booleans or old strings, download limits in MB bounded by the platform', () => {
+    assert.equal(isOn(true), true);
+    assert.equal(isOn('true'), true);
+    assert.equal(isOn(undefined), false);
+    assert.equal(isOff(undefined), false, 'on unless unticked');
+    assert.equal(isOff('false'), true);
+    const MB = 1024 * 1024;
+    assert.equal(downloadLimitBytes('2', 100 * MB), 2 * MB);
+    assert.equal(downloadLimitBytes(500, 100 * MB), 100 * MB, 'never above the platform');
+    assert.equal(downloadLimitBytes('', 100 * MB), 5 * MB);
+    assert.equal(downloadLimitBytes(-1, 100 * MB, 8), 8 * MB);
+    assert.equal(downloadLimitBytes('lots', 20 * MB), 5 * MB);
+  });
   it('bytes: a Buffer, a Uint8Array or a Buffer that went through JSON; nothing else', () => {
     const b = Buffer.from('hi');
     assert.equal(bytesOf(b), b);

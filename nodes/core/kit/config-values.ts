@@ -33,3 +33,20 @@ export function backoffRange(retryMin: unknown, retryMax: unknown, defaults: { b
   const backoffMinMs = secondsAsMs(retryMin, defaults.backoffMinMs, 0.05, 600);
   return { backoffMinMs, backoffMaxMs: Math.max(backoffMinMs, secondsAsMs(retryMax, defaults.backoffMaxMs, 0.05, 3600)) };
 }
+
+/** A checkbox as the editor saves it (a boolean, or a string from an old flow). */
+export function isOn(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+/** A checkbox that is on unless unticked. */
+export function isOff(v: unknown): boolean {
+  return v === false || v === 'false';
+}
+
+/** A download limit typed in MB, as bytes up to the platform's own limit; `fallbackMb` when empty or not positive. */
+export function downloadLimitBytes(mbValue: unknown, platformMaxBytes: number, fallbackMb = 5): number {
+  const mb = Number(mbValue);
+  if (!Number.isFinite(mb) || mb <= 0 || (typeof mbValue === 'string' && mbValue.trim() === '')) return Math.min(fallbackMb * 1024 * 1024, platformMaxBytes);
+  return Math.min(Math.round(mb * 1024 * 1024), platformMaxBytes);
+}
