@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GatewayState, DEFAULT_SETTINGS } from '../nodes/core/gateway-state';
 import { FileSnapshotStore, Persister } from '../nodes/core/persistence';
-import { composeKey } from '../nodes/core/keys';
-import { newThreadId, type ThreadChat } from '../nodes/core/threads';
+import type { ThreadChat } from '../nodes/core/threads';
+import { chats, PlainMap } from './thread-fixtures';
 import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
 
 const SIZES = [10_000, 100_000, 1_000_000];
@@ -83,25 +83,6 @@ async function serve(resolve: (i: number) => void, state: GatewayState | undefin
 const LOOKUPS = 300_000;
 const RUNS = 3;
 
-function chats(n: number): ThreadChat[] {
-  const out: ThreadChat[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = String(100000000 + i);
-    out[i] = { platform: 'telegram', channelId: 'bot-config-1', chatId: id, userId: id, chatJid: `tg:${id}`, userJid: `tg:${id}` };
-  }
-  return out;
-}
-
-/** The baseline: what a hand-rolled gateway would do with one Map. */
-class PlainMap {
-  readonly m = new Map<string, string>();
-  resolve(c: ThreadChat): string {
-    const key = composeKey(['u', c.platform, c.channelId, c.userId]);
-    let id = this.m.get(key);
-    if (!id) this.m.set(key, (id = newThreadId()));
-    return id;
-  }
-}
 
 function fillState(cs: ThreadChat[]): GatewayState {
   const s = new GatewayState(DEFAULT_SETTINGS);

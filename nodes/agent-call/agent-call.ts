@@ -9,6 +9,7 @@ import { ChatSchema, ThreadSchema, validate, validateChat, type Chat, type Resul
 import { AgentError, type AgentProvider } from '../core/agent/types';
 import { TurnScheduler, type SchedulerStats } from '../core/agent/turn-scheduler';
 import { getGateway } from '../gateway/gateway-runtime';
+import { andThen } from '../core/store/state-ops';
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { AgentCallback, callbackPath, callbackUrl } from './callback-route';
@@ -120,6 +121,9 @@ export = function (RED: NodeAPI): void {
       node.status({ fill: 'grey', shape: 'ring', text: RED._('agent-call.status.idle', { label: provider.label }) });
     }
 
+    /** A shared store that could not keep a turn: the reply went out, the operator hears of it. */
+    const memoryFailed = (err: Error) => node.warn(RED._('agent-call.errors.memoryFailed', { message: clean(err.message) }));
+
     /** User texts sent to the async agent and not yet answered, by thread id. */
     const pending = new Map<string, string[]>();
     const asyncMode = settings.provider === 'http' && settings.async;
@@ -127,9 +131,10 @@ export = function (RED: NodeAPI): void {
     const runner = new TurnRunner(
       provider,
       {
-        history: (id) => gateway?.state.memory.history(id) ?? [],
-        append: (id, turns, limits) => gateway?.state.memory.append(id, turns, limits),
-        changed: () => gateway?.state.onChange(),
+        history: (id) => gateway?.ops.memoryHistory(id) ?? [],
+        append: (id, turns, limits) => {
+          if (gateway) andThen(gateway.ops.appendMemory(id, turns, limits), () => undefined, memoryFailed);
+        },
       },
       {
         systemPrompt: settings.systemPrompt,
@@ -181,20 +186,23 @@ export = function (RED: NodeAPI): void {
         callback = new AgentCallback(
           { auth: settings.auth, token: creds.token, secret: creds.secret, maxBytes: CALLBACK_MAX_BYTES },
           {
-            knows: (threadId) =>
-              pending.has(threadId) || !!gateway?.state.threads.get(threadId) || !!gateway?.state.lookupListener(threadId).ok,
+            knows: async (threadId) =>
+              pending.has(threadId) || (!!gateway && (!!(await gateway.ops.getThread(threadId)) || (await gateway.ops.lookupListener(threadId)).ok)),
             deliver: ({ threadId, text }) => {
               const list = pending.get(threadId);
               const asked = list?.shift();
               if (list && !list.length) pending.delete(threadId);
               if (gateway) {
                 const now = Date.now();
-                gateway.state.memory.append(
-                  threadId,
-                  [...(asked !== undefined ? [{ role: 'user' as const, content: asked, at: now }] : []), { role: 'assistant', content: text, at: now }],
-                  settings.memory,
+                andThen(
+                  gateway.ops.appendMemory(
+                    threadId,
+                    [...(asked !== undefined ? [{ role: 'user' as const, content: asked, at: now }] : []), { role: 'assistant', content: text, at: now }],
+                    settings.memory,
+                  ),
+                  () => undefined,
+                  memoryFailed,
                 );
-                gateway.state.onChange();
               }
               lastError = undefined;
               showStatus();

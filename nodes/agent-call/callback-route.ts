@@ -43,7 +43,7 @@ export interface CallbackOptions {
 
 export interface CallbackHooks {
   /** Whether the gateway knows this thread (a live thread, a reply listener, or a turn waiting). */
-  knows(threadId: string): boolean;
+  knows(threadId: string): boolean | Promise<boolean>;
   deliver(body: CallbackBody): void;
 }
 
@@ -95,7 +95,14 @@ export class AgentCallback {
     const checked = validate(CallbackBodySchema, parsed, 'body');
     if (!checked.ok) return json(res, 400, { error: checked.error });
     if (this.closed) return json(res, 503, { error: 'agent call is stopping' });
-    if (!this.hooks.knows(checked.value.threadId)) return json(res, 404, { error: `unknown thread ${checked.value.threadId}` });
+    let known: boolean;
+    try {
+      known = await this.hooks.knows(checked.value.threadId);
+    } catch {
+      // A shared store that is down: the agent should call again later, not drop the reply.
+      return json(res, 503, { error: 'the gateway state is not reachable; try again' });
+    }
+    if (!known) return json(res, 404, { error: `unknown thread ${checked.value.threadId}` });
     this.hooks.deliver(checked.value);
     json(res, 200, { delivered: true, threadId: checked.value.threadId });
   }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Chat, ThreadInfo } from '../core/envelope';
 import type { MemoryLimits, MemoryTurn } from '../core/memory';
+import type { Maybe } from '../core/store/state-ops';
 import { buildMessages, fillPrompt } from '../core/agent/prompt';
 import { withRetry } from '../core/agent/retry';
 import { StreamThrottle } from '../core/agent/stream-throttle';
@@ -46,10 +47,10 @@ export interface TurnItem {
 }
 
 export interface RunnerMemory {
-  history(threadId: string): MemoryTurn[];
+  /** The thread's turns: at once from the local store, a promise from a shared one. */
+  history(threadId: string): Maybe<MemoryTurn[]>;
+  /** Keeps the turns (and persists them); a shared store that fails says so through `failed`. */
   append(threadId: string, turns: MemoryTurn[], limits: MemoryLimits): void;
-  /** Persists the change (the gateway's onChange). */
-  changed(): void;
 }
 
 export interface RunnerOptions {
@@ -114,7 +115,6 @@ export class TurnRunner {
     const text = items.map((i) => i.text).join('\n\n');
     // Memory off (no turns or no characters kept): nothing is read, nor written after the turn.
     const remember = o.memory.maxTurns > 0 && o.memory.maxChars > 0;
-    const history = remember ? this.memory.history(thread.id) : [];
     const finishOthers = () => items.slice(0, -1).forEach((i) => i.done());
 
     if (o.typing) last.send([derived(last.msg, { payload: '', event: 'typing' }), null]);
@@ -153,15 +153,6 @@ export class TurnRunner {
     };
     armTimeout();
 
-    const request: AgentRequest = {
-      messages: buildMessages(fillPrompt(o.systemPrompt, { chat, thread }), history, text),
-      ...(last.model ? { model: last.model } : {}),
-      text,
-      chat,
-      thread,
-      history,
-      signal: turn.signal,
-    };
     const onDelta = o.stream
       ? (delta: string) => {
           if (stopped()) return;
@@ -172,6 +163,18 @@ export class TurnRunner {
       : undefined;
 
     try {
+      // A shared store (Redis) answers with a promise; one that fails fails the turn like the agent would.
+      const history = remember ? await this.memory.history(thread.id) : [];
+      if (stopped()) throw stopReason();
+      const request: AgentRequest = {
+        messages: buildMessages(fillPrompt(o.systemPrompt, { chat, thread }), history, text),
+        ...(last.model ? { model: last.model } : {}),
+        text,
+        chat,
+        thread,
+        history,
+        signal: turn.signal,
+      };
       const attempt = () => {
         // Past the backstop nothing is tried again (it does not wake a wait between attempts).
         if (expired) return Promise.reject(expired);
@@ -209,7 +212,6 @@ export class TurnRunner {
       const now = Date.now();
       if (remember) {
         this.memory.append(thread.id, [{ role: 'user', content: text, at: now }, { role: 'assistant', content: reply, at: now }], o.memory);
-        this.memory.changed();
       }
       this.sendFinal(last, reply, o.stream ? throttle : undefined);
       this.hooks.succeeded();
@@ -263,7 +265,6 @@ export class TurnRunner {
       const turns: MemoryTurn[] = [{ role: 'user', content: text, at: now }];
       if (seen) turns.push({ role: 'assistant', content: seen, at: now });
       this.memory.append(last.thread.id, turns, this.options.memory);
-      this.memory.changed();
       if (seen) this.sendFinal(last, seen, throttle);
     }
     items.forEach((i) => i.done());

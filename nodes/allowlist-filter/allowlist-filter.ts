@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ALLOWLIST_MODES, AllowEntrySchema, checkAllowedIn, indexEntries, parseEntries, type AllowlistMode, type MatchOn } from '../core/allowlist';
 import { describeIssues, validateInbound } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
+import { andThen, type Maybe } from '../core/store/state-ops';
 import { throttleStatus } from '../common/status-throttle';
 import { clearFlowEntries, setFlowEntries } from '../gateway/flow-allowlists';
 
@@ -57,21 +58,23 @@ export = function (RED: NodeAPI): void {
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
       if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
       gateway.whenReady(() => {
-        const lists = gateway.state.allowlists;
+        const lists = gateway.allowlists;
         if (msg.topic === 'allowlist') {
           const control = ControlSchema.safeParse(msg.payload);
           if (!control.success) return done(new Error(describeIssues(control.error, 'msg.payload')));
           const c = control.data;
+          let change: Maybe<unknown>;
           if (c.action === 'add') {
             const entry = AllowEntrySchema.safeParse({ jid: c.jid, label: c.label });
             if (!entry.success) return done(new Error(describeIssues(entry.error, 'msg.payload')));
-            lists.add(list, entry.data);
-          } else if (c.action === 'remove') lists.remove(list, c.jid);
-          else if (c.action === 'replace') lists.replace(list, c.entries);
-          else lists.replace(list, []);
-          gateway.state.onChange();
-          node.status({ fill: 'blue', shape: 'dot', text: RED._('allowlist-filter.status.changed', { count: lists.entries(list).length + flowEntries.length }) });
-          return done();
+            change = gateway.ops.addAllowEntry(list, entry.data);
+          } else if (c.action === 'remove') change = gateway.ops.removeAllowEntry(list, c.jid);
+          else change = gateway.ops.replaceAllowEntries(list, c.action === 'replace' ? c.entries : []);
+          andThen(change, () => {
+            node.status({ fill: 'blue', shape: 'dot', text: RED._('allowlist-filter.status.changed', { count: lists.entries(list).length + flowEntries.length }) });
+            done();
+          }, (err) => done(err));
+          return;
         }
         const checked = validateInbound(msg as { payload?: unknown; chat?: unknown });
         if (!checked.ok) return done(new Error(checked.error));

@@ -99,6 +99,10 @@ export class Allowlists {
     return Array.from(this.lists.get(list)?.values() ?? []);
   }
 
+  has(list: string): boolean {
+    return this.lists.has(list);
+  }
+
   names(): string[] {
     return Array.from(this.lists.keys());
   }

@@ -27,14 +27,37 @@ export class DedupeWindow {
     return false;
   }
 
-  sweep(now: number): number {
-    let removed = 0;
+  keys(): IterableIterator<string> {
+    return this.seen.keys();
+  }
+
+  /** When the key was first seen, or undefined. */
+  get(key: string): number | undefined {
+    return this.seen.get(key);
+  }
+
+  /** Takes a key read back from a row store (while warming up) unless this window already holds it. */
+  absorb(key: string, at: number): void {
+    if (!this.seen.has(key)) this.seen.set(key, at);
+  }
+
+  /** Puts the keys back in time order (after a warm-up added old keys behind new ones), so sweep can stop early. */
+  resort(): void {
+    const entries = Array.from(this.seen.entries()).sort((a, b) => a[1] - b[1]);
+    this.seen.clear();
+    for (const [k, at] of entries) this.seen.set(k, at);
+  }
+
+  /** Drops keys past the window; `removed` hears each one (a row store deletes it). */
+  sweep(now: number, removed?: (key: string) => void): number {
+    let count = 0;
     for (const [key, at] of this.seen) {
       if (now - at <= this.windowMs) break;
       this.seen.delete(key);
-      removed++;
+      removed?.(key);
+      count++;
     }
-    return removed;
+    return count;
   }
 
   snapshot(): Array<[string, number]> {

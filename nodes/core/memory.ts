@@ -40,6 +40,28 @@ export class ConversationMemory {
     this.byThread.delete(threadId);
   }
 
+  keys(): IterableIterator<string> {
+    return this.byThread.keys();
+  }
+
+  has(threadId: string): boolean {
+    return this.byThread.has(threadId);
+  }
+
+  /** The stored turns as they are (no copy), for a row store to write; undefined when none. */
+  raw(threadId: string): readonly MemoryTurn[] | undefined {
+    return this.byThread.get(threadId);
+  }
+
+  /** Takes turns read back from a row store (while warming up) unless this thread already has some. */
+  absorb(threadId: string, value: unknown): void {
+    if (this.byThread.has(threadId) || !Array.isArray(value)) return;
+    const turns = (value as MemoryTurn[]).filter(
+      (t) => t && (t.role === 'user' || t.role === 'assistant') && typeof t.content === 'string',
+    );
+    if (turns.length) this.byThread.set(threadId, turns);
+  }
+
   snapshot(): Array<[string, MemoryTurn[]]> {
     return Array.from(this.byThread.entries());
   }
@@ -48,11 +70,7 @@ export class ConversationMemory {
     this.byThread.clear();
     if (!Array.isArray(data)) return;
     for (const item of data as unknown[]) {
-      if (!Array.isArray(item) || typeof item[0] !== 'string' || !Array.isArray(item[1])) continue;
-      const turns = (item[1] as MemoryTurn[]).filter(
-        (t) => t && (t.role === 'user' || t.role === 'assistant') && typeof t.content === 'string',
-      );
-      if (turns.length) this.byThread.set(item[0], turns);
+      if (Array.isArray(item) && typeof item[0] === 'string') this.absorb(item[0], item[1]);
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ReplyTo } from './envelope';
 
-interface Listener {
+export interface Listener {
   address: ReplyTo;
   expiresAt: number;
 }
@@ -49,15 +49,38 @@ export class ReplyListeners {
     this.byThread.delete(threadId);
   }
 
-  sweep(now: number): number {
-    let removed = 0;
+  /** The stored listener (expired or not), for a row store to write. */
+  get(threadId: string): Listener | undefined {
+    return this.byThread.get(threadId);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.byThread.keys();
+  }
+
+  has(threadId: string): boolean {
+    return this.byThread.has(threadId);
+  }
+
+  /** Takes a listener read back from a row store (while warming up) unless one is already held. */
+  absorb(threadId: string, value: unknown): void {
+    if (this.byThread.has(threadId)) return;
+    const l = value as Listener | undefined;
+    if (!l || typeof l.expiresAt !== 'number' || !l.address || typeof l.address.chatId !== 'string') return;
+    this.byThread.set(threadId, { address: l.address, expiresAt: l.expiresAt });
+  }
+
+  /** Drops listeners long expired; `removed` hears each one (a row store deletes it). */
+  sweep(now: number, removed?: (threadId: string) => void): number {
+    let count = 0;
     for (const [id, l] of this.byThread) {
       if (now - l.expiresAt > this.ttlMs) {
         this.byThread.delete(id);
-        removed++;
+        removed?.(id);
+        count++;
       }
     }
-    return removed;
+    return count;
   }
 
   snapshot(): Array<[string, Listener]> {
@@ -68,10 +91,7 @@ export class ReplyListeners {
     this.byThread.clear();
     if (!Array.isArray(entries)) return;
     for (const e of entries as unknown[]) {
-      if (!Array.isArray(e) || typeof e[0] !== 'string') continue;
-      const l = e[1] as Listener | undefined;
-      if (!l || typeof l.expiresAt !== 'number' || !l.address || typeof l.address.chatId !== 'string') continue;
-      this.byThread.set(e[0], { address: l.address, expiresAt: l.expiresAt });
+      if (Array.isArray(e) && typeof e[0] === 'string') this.absorb(e[0], e[1]);
     }
   }
 }

@@ -13,6 +13,13 @@ export type Route =
   | { ok: true; output: number; address: ReplyTo; from: 'message' | 'listener' }
   | { ok: false; reason: string };
 
+/** The thread whose listener routing will need: set only when the reply carries no address of its own. */
+export function listenerThreadId(msg: { chat?: unknown; thread?: unknown }): string | undefined {
+  if ((msg.chat as { replyTo?: unknown } | undefined)?.replyTo !== undefined) return undefined;
+  const threadId = (msg.thread as { id?: unknown } | undefined)?.id;
+  return typeof threadId === 'string' && threadId ? threadId : undefined;
+}
+
 export function routeReply(
   msg: { chat?: unknown; thread?: unknown },
   lookup: ((threadId: string) => ListenerLookup) | undefined,

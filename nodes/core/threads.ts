@@ -102,6 +102,36 @@ export interface ListQuery {
   q?: string;
 }
 
+/** A thread as one row of a row store: its key (the id for per-message threads) and a compact array. */
+export type ThreadRow = [id: string, strategy: number, createdAt: number, lastActiveAt: number, turn: number, sessionMs: number, platform: string, chatJid: string, userJid: string | null];
+
+export function threadRowKey(record: Pick<ThreadRecord, 'id' | 'key'>): string {
+  return record.key || record.id;
+}
+
+export function encodeThreadRow(r: ThreadRecord): ThreadRow {
+  return [r.id, STRATEGIES.indexOf(r.strategy), r.createdAt, r.lastActiveAt, r.turn, r.sessionMs, r.platform, r.chatJid, r.userJid === r.chatJid ? null : r.userJid];
+}
+
+/** The record a row holds, or undefined when the row is not one (a damaged or foreign value). */
+export function decodeThreadRow(rowKey: string, value: unknown): ThreadRecord | undefined {
+  if (!Array.isArray(value) || value.length !== 9) return undefined;
+  const [id, s, createdAt, lastActiveAt, turn, sessionMs, platform, chatJid, userJid] = value as unknown[];
+  const strategy = typeof s === 'number' ? STRATEGIES[s] : undefined;
+  if (typeof id !== 'string' || !strategy || typeof platform !== 'string' || typeof chatJid !== 'string') return undefined;
+  if (typeof createdAt !== 'number' || typeof lastActiveAt !== 'number' || typeof turn !== 'number' || typeof sessionMs !== 'number') return undefined;
+  if (userJid !== null && typeof userJid !== 'string') return undefined;
+  // Keyless (per-message) threads are stored under their id; a thread key never starts with 'th_'.
+  const key = rowKey === id ? '' : rowKey;
+  return { id, key, strategy, createdAt, lastActiveAt, turn, sessionMs, platform, chatJid, userJid: userJid ?? chatJid };
+}
+
+/** What `msg.thread` carries of a resolution. */
+export function threadInfo(resolution: Resolution): ThreadInfo {
+  const r = resolution.record;
+  return { id: r.id, key: r.key, strategy: r.strategy, isNew: resolution.isNew, turn: r.turn };
+}
+
 function isIdle(record: ThreadRecord, now: number): boolean {
   return record.sessionMs > 0 && now - record.lastActiveAt > record.sessionMs;
 }
@@ -153,6 +183,22 @@ export class ThreadMap {
     return this.index().get(id);
   }
 
+  /** The thread stored under a row key (its key, or its id when it has none). */
+  getByRowKey(rowKey: string): ThreadRecord | undefined {
+    return this.byKey.get(rowKey) ?? this.keyless.get(rowKey);
+  }
+
+  /** The row key of every thread (a row store's import). */
+  *rowKeys(): IterableIterator<string> {
+    yield* this.byKey.keys();
+    yield* this.keyless.keys();
+  }
+
+  /** Takes a thread read back from a row store (while warming up) unless its row key is already held. */
+  absorb(record: ThreadRecord): void {
+    if (!this.getByRowKey(threadRowKey(record))) this.add(record);
+  }
+
   /** Ends a thread; the next message on its key starts a new one. */
   end(id: string): ThreadRecord | undefined {
     const record = this.index().get(id);
@@ -183,11 +229,6 @@ export class ThreadMap {
     // Most recently active first. Sorting here (an admin call) keeps resolve, the hot path, to one lookup.
     matching.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
     return { total: matching.length, items: matching.slice(offset, offset + limit) };
-  }
-
-  toInfo(resolution: Resolution): ThreadInfo {
-    const r = resolution.record;
-    return { id: r.id, key: r.key, strategy: r.strategy, isNew: resolution.isNew, turn: r.turn };
   }
 
   /**

@@ -9,6 +9,8 @@ import { AllowEntrySchema } from '../core/allowlist';
 import { describeIssues, MAX_ID_LENGTH, type ReplyTo } from '../core/envelope';
 import { parseJid } from '../core/jid';
 import { LOG_CAPACITY } from '../core/message-log';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../core/history';
+import type { ChatSummary, StoredHistoryEntry } from '../core/store/rows';
 import { gateways, type GatewayRuntime } from './gateway-runtime';
 import { flowEntries } from './flow-allowlists';
 
@@ -24,6 +26,48 @@ const SendSchema = z.object({
 
 // The entry rule is the allowlist filter editor's (core/jid.ts isValidJidPattern): `*` included.
 const AddEntrySchema = AllowEntrySchema.extend({ list: z.string().min(1).max(100).optional() });
+
+// Query values arrive as strings; a repeated parameter (an array) or anything else is refused.
+const PageLimit = z
+  .string()
+  .regex(/^\d+$/, `a whole number from 1 to ${HISTORY_PAGE_MAX}`)
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(HISTORY_PAGE_MAX))
+  .optional();
+const Before = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative number').transform(Number).optional();
+const ChatsQuerySchema = z.object({ limit: PageLimit, before: Before, q: z.string().max(200).optional() });
+const MessagesQuerySchema = z.object({ limit: PageLimit, before: Before });
+const ChatJidSchema = z.string().min(1).max(MAX_ID_LENGTH + 16);
+
+/** Whether a store that may clamp its page to the maximum has more after `found`. */
+function hasMore(found: unknown[], limit: number): boolean {
+  return found.length > limit || (limit === HISTORY_PAGE_MAX && found.length === limit);
+}
+
+/**
+ * A page of chats and the `before` of the next one. Chats page by last-activity time, and several
+ * may share one millisecond: a page never ends inside such a run (it would cut the rest of the run
+ * out of the next page), unless the whole page is one run.
+ */
+export function chatsPage(found: ChatSummary[], limit: number): { items: ChatSummary[]; next: number | null } {
+  let items = found.slice(0, limit);
+  if (!hasMore(found, limit) || !items.length) return { items, next: null };
+  const boundary = found.length > limit ? found[limit].lastAt : items[items.length - 1].lastAt;
+  let end = items.length;
+  while (end > 0 && items[end - 1].lastAt === boundary) end--;
+  if (end > 0) items = items.slice(0, end);
+  return { items, next: items[items.length - 1].lastAt };
+}
+
+export function messagesPage(found: StoredHistoryEntry[], limit: number): { items: StoredHistoryEntry[]; next: number | null } {
+  const items = found.slice(0, limit);
+  return { items, next: hasMore(found, limit) && items.length ? items[items.length - 1].seq : null };
+}
+
+/** The gateway's history, or undefined when its retention is off (an empty page that says so). */
+function historyOf(gw: GatewayRuntime) {
+  return gw.state.settings.retention.enabled ? gw.history : undefined;
+}
 
 let registeredOn: unknown;
 
@@ -49,7 +93,7 @@ async function withGateway(req: Request, res: Response, fn: (gw: GatewayRuntime)
 export function allowlistView(gw: GatewayRuntime, list: string) {
   return {
     list,
-    runtime: gw.state.allowlists.entries(list),
+    runtime: gw.allowlists.entries(list),
     flow: flowEntries(gw.node.id, list),
   };
 }
@@ -67,9 +111,10 @@ export function registerAdminApi(RED: NodeAPI): void {
       Array.from(gateways.values(), (gw) => ({
         id: gw.node.id,
         name: gw.name,
-        store: gw.store.description,
+        store: gw.storeDescription,
+        health: gw.health(),
         ...(gw.storeProblem ? { storeProblem: gw.storeProblem } : {}),
-        threads: gw.state.threads.size,
+        threads: gw.threadCount(),
         channels: gw.state.channels.list().length,
       })),
     );
@@ -78,18 +123,18 @@ export function registerAdminApi(RED: NodeAPI): void {
   app.get(`${BASE}/:id/channels`, read, (req, res) => withGateway(req, res, (gw) => res.json(gw.state.channels.list())));
 
   app.get(`${BASE}/:id/threads`, read, (req, res) =>
-    withGateway(req, res, (gw) => {
+    withGateway(req, res, async (gw) => {
       const offset = Number(req.query.offset ?? 0) || 0;
       const limit = Number(req.query.limit ?? 50) || 50;
       const q = typeof req.query.q === 'string' ? req.query.q : undefined;
-      const page = gw.state.threads.list({ offset, limit, q });
+      const page = await gw.ops.listThreads({ offset, limit, q });
       res.json({ offset, limit, total: page.total, items: page.items });
     }),
   );
 
   app.delete(`${BASE}/:id/threads/:threadId`, write, (req, res) =>
-    withGateway(req, res, (gw) => {
-      if (!gw.state.endThread(String(req.params.threadId))) res.status(404).json({ error: 'no such thread' });
+    withGateway(req, res, async (gw) => {
+      if (!(await gw.ops.endThread(String(req.params.threadId)))) res.status(404).json({ error: 'no such thread' });
       else res.json({ ok: true });
     }),
   );
@@ -103,32 +148,59 @@ export function registerAdminApi(RED: NodeAPI): void {
     }),
   );
 
+  // Each chat's history, for the sidebar's history panel: chats by last activity, ?before=<time>.
+  app.get(`${BASE}/:id/chats`, read, (req, res) =>
+    withGateway(req, res, async (gw) => {
+      const parsed = ChatsQuerySchema.safeParse(req.query);
+      if (!parsed.success) return res.status(400).json({ error: describeIssues(parsed.error, 'query') });
+      const history = historyOf(gw);
+      if (!history) return res.json({ enabled: false, items: [], next: null });
+      const limit = parsed.data.limit ?? HISTORY_PAGE_DEFAULT;
+      const q = parsed.data.q?.trim() || undefined;
+      const found = await history.chats({ limit: Math.min(limit + 1, HISTORY_PAGE_MAX), before: parsed.data.before, q });
+      res.json({ enabled: true, ...chatsPage(found, limit) });
+    }),
+  );
+
+  // One chat's messages, newest first; ?before=<seq> pages back.
+  app.get(`${BASE}/:id/chats/:jid/messages`, read, (req, res) =>
+    withGateway(req, res, async (gw) => {
+      const jid = ChatJidSchema.safeParse(req.params.jid);
+      if (!jid.success) return res.status(400).json({ error: describeIssues(jid.error, 'params.jid') });
+      const parsed = MessagesQuerySchema.safeParse(req.query);
+      if (!parsed.success) return res.status(400).json({ error: describeIssues(parsed.error, 'query') });
+      const history = historyOf(gw);
+      if (!history) return res.json({ enabled: false, items: [], next: null });
+      const limit = parsed.data.limit ?? HISTORY_PAGE_DEFAULT;
+      const found = await history.messages(jid.data, { limit: Math.min(limit + 1, HISTORY_PAGE_MAX), before: parsed.data.before });
+      res.json({ enabled: true, ...messagesPage(found, limit) });
+    }),
+  );
+
   app.get(`${BASE}/:id/allowlist`, read, (req, res) =>
     withGateway(req, res, (gw) => res.json(allowlistView(gw, listName(req)))),
   );
 
   app.post(`${BASE}/:id/allowlist`, write, (req, res) =>
-    withGateway(req, res, (gw) => {
+    withGateway(req, res, async (gw) => {
       const parsed = AddEntrySchema.safeParse(req.body);
       if (!parsed.success) return res.status(400).json({ error: describeIssues(parsed.error, 'body') });
       const list = parsed.data.list ?? listName(req);
-      gw.state.allowlists.add(list, { jid: parsed.data.jid, label: parsed.data.label });
-      gw.state.onChange();
+      await gw.ops.addAllowEntry(list, { jid: parsed.data.jid, ...(parsed.data.label ? { label: parsed.data.label } : {}) });
       res.json(allowlistView(gw, list));
     }),
   );
 
   app.delete(`${BASE}/:id/allowlist/:jid`, write, (req, res) =>
-    withGateway(req, res, (gw) => {
+    withGateway(req, res, async (gw) => {
       const list = listName(req);
       const jid = String(req.params.jid);
-      if (!gw.state.allowlists.remove(list, jid)) {
+      if (!(await gw.ops.removeAllowEntry(list, jid))) {
         const inFlow = flowEntries(gw.node.id, list).some((e) => e.jid === jid);
         return res
           .status(inFlow ? 409 : 404)
           .json({ error: inFlow ? `${jid} is set in the flow; edit the allowlist filter node` : `${jid} is not on list ${list}` });
       }
-      gw.state.onChange();
       res.json(allowlistView(gw, list));
     }),
   );
@@ -142,10 +214,10 @@ export function registerAdminApi(RED: NodeAPI): void {
       const now = Date.now();
       let address: ReplyTo | undefined;
       if (parsed.data.threadId) {
-        const found = gw.state.lookupListener(parsed.data.threadId, now);
+        const found = await gw.ops.lookupListener(parsed.data.threadId, now);
         if (found.ok) address = found.address;
       }
-      address ??= gw.state.listeners.findByChat(jid.platform, jid.id, now);
+      address ??= await gw.ops.findListenerByChat(jid.platform, jid.id, now);
       if (!address) {
         const inbound = gw.state.channels.firstInbound(jid.platform);
         if (!inbound) return res.status(409).json({ error: `no ${jid.platform} channel is deployed on this gateway` });

@@ -1,25 +1,46 @@
 /**
  * The runtime side of a gateway config node as other nodes see it: the shared state once loaded,
- * plus the Node-RED specifics (persistence, sweep timer). Channel and routing nodes reach it with
- * `getGateway(RED, id)`.
+ * the store link that keeps it (embedded database, JSON file, context store or Redis), and the
+ * sweep timer. Channel and routing nodes reach it with `getGateway(RED, id)` and ask through `ops`.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Node, NodeAPI } from 'node-red';
-import { GatewayState, SNAPSHOT_VERSION, type GatewaySettings, type RestoreOutcome } from '../core/gateway-state';
-import { CallbackSnapshotStore, DamagedStoreError, FileSnapshotStore, Persister, type SnapshotStore } from '../core/persistence';
-import { redact, safeError } from '../core/redact';
+import type { Allowlists } from '../core/allowlist';
+import { GatewayState, type GatewaySettings } from '../core/gateway-state';
+import { CallbackSnapshotStore, FileSnapshotStore } from '../core/persistence';
+import { redact } from '../core/redact';
+import type { HistoryStore } from '../core/store/rows';
+import type { StateOps } from '../core/store/state-ops';
+import { EmbeddedLink } from './store/embedded-link';
+import { SnapshotLink } from './store/snapshot-link';
+import type { LinkContext, StoreHealth, StoreLink } from './store/store-link';
 
 export interface GatewayNode extends Node {
   gateway: GatewayRuntime;
 }
 
+/** embedded: SQLite (the default); json: one JSON file; context: a Node-RED context store; redis: shared. */
+export type StoreKind = 'embedded' | 'json' | 'context' | 'redis';
+
 export interface StoreChoice {
-  kind: 'file' | 'context';
+  kind: StoreKind;
   /** Name of the Node-RED context store when kind is 'context' ('' = the default store). */
   contextStore: string;
-  /** Persistence delay: a change is written within this many ms. */
+  /** Snapshot stores: a change is written within this many ms. */
   flushMs: number;
+  /** The embedded database: a change is committed within this many ms. */
+  commitMs: number;
+  /** Builds the Redis link (kind 'redis'); kept out of here so Redis loads only when chosen. */
+  redis?: (ctx: LinkContext) => StoreLink;
+}
+
+/**
+ * The editor's store choice. Flows from before the embedded database said `file` (then the
+ * default) or nothing: they get the embedded database, which imports their JSON file on first start.
+ */
+export function storeKind(value: unknown): StoreKind {
+  return value === 'json' || value === 'context' || value === 'redis' ? value : 'embedded';
 }
 
 const SWEEP_INTERVAL_MS = 60 * 1000;
@@ -30,13 +51,11 @@ export const gateways = new Map<string, GatewayRuntime>();
 export class GatewayRuntime {
   readonly state: GatewayState;
   readonly ready: Promise<void>;
-  readonly store: SnapshotStore;
-  private readonly persister: Persister;
+  readonly link: StoreLink;
   private readonly sweepTimer: NodeJS.Timeout;
   /** True once `ready` has settled: the state is loaded (or started empty after a load error). */
   private loaded = false;
-  loadError: Error | undefined;
-  /** What went wrong with the store at load (set aside, not readable), for the operator. */
+  /** What went wrong with the store (set aside, not readable, fallen back), for the operator. */
   storeProblem: string | undefined;
 
   constructor(
@@ -47,75 +66,58 @@ export class GatewayRuntime {
     RED: NodeAPI,
   ) {
     this.state = new GatewayState(settings);
-    this.store = makeStore(node, choice, RED);
-    this.persister = new Persister(this.store, () => this.state.snapshot(), choice.flushMs, (err) =>
-      node.error(RED._('gateway.errors.saveFailed', { message: safeError(err).message })),
+    const ctx: LinkContext = {
+      state: this.state,
+      t: (key, params = {}) => RED._(key, params),
+      problem: (text) => this.problem(text),
+      log: (text) => node.log(redact(text)),
+      warn: (text) => node.warn(redact(text)),
+    };
+    this.link = makeLink(node, choice, RED, ctx);
+    this.ready = this.link.open().then(
+      () => {
+        this.loaded = true;
+      },
+      (err: unknown) => {
+        // A link never rejects; if one does, the gateway still serves from memory and says why.
+        this.problem(String((err as Error)?.message ?? err));
+        this.loaded = true;
+      },
     );
-    const t = (key: string, params: Record<string, string>) => RED._(key, params);
-    this.ready = this.load(t).then(() => {
-      this.state.onChange = () => this.persister.markDirty();
-      this.loaded = true;
-    });
-    this.sweepTimer = setInterval(() => this.state.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.state.sweep();
+      } catch (err) {
+        node.warn(redact(String((err as Error)?.message ?? err)));
+      }
+    }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref?.();
   }
 
-  /**
-   * Loads the state; never rejects. Nothing stored is ever lost: an older version is migrated (a
-   * copy of the old store kept beside it), a store that is damaged or of a newer chatgate is set
-   * aside under a new name and the gateway starts empty, and a store that cannot be read at all
-   * (permissions, I/O) is never written over — the gateway runs without saving and says so.
-   */
-  private async load(t: (key: string, params: Record<string, string>) => string): Promise<void> {
-    const where = this.store.description;
-    let data: unknown;
-    try {
-      data = await this.store.load();
-    } catch (err) {
-      if (err instanceof DamagedStoreError) return this.setAside(t, 'damaged', safeError(err).message);
-      this.loadError = safeError(err);
-      this.persister.hold();
-      this.problem(t('gateway.errors.unreadable', { store: where, message: this.loadError.message }));
-      return;
-    }
-    let outcome: RestoreOutcome;
-    try {
-      outcome = this.state.restore(data);
-    } catch (err) {
-      // A migration or restore that throws is a damaged store too: nothing half-restored is kept.
-      this.state.restore(undefined);
-      return this.setAside(t, 'damaged', safeError(err).message);
-    }
-    if (outcome.kind === 'refused') {
-      const why = outcome.reason === 'newer' ? t('gateway.errors.newerStore', { version: String(outcome.version) }) : t('gateway.errors.notAStore', {});
-      return this.setAside(t, outcome.reason === 'newer' ? `v${String(outcome.version)}` : 'damaged', why);
-    }
-    if (outcome.kind === 'migrated') {
-      let copy = '';
-      try {
-        copy = await this.store.keepCopy(`v${outcome.from}`);
-      } catch (err) {
-        // Without a copy the old store would be gone with the next save: keep it, run without saving.
-        this.loadError = safeError(err);
-        this.persister.hold();
-        this.problem(t('gateway.errors.unreadable', { store: where, message: this.loadError.message }));
-        return;
-      }
-      this.node.log(t('gateway.log.migrated', { from: String(outcome.from), to: String(SNAPSHOT_VERSION), copy }));
-      // Written in the new version soon, so the migration runs once.
-      this.persister.markDirty();
-    }
+  /** What the nodes ask of the state: the local state, or the Redis one shared by several instances. */
+  get ops(): StateOps {
+    return this.link.ops;
   }
 
-  private async setAside(t: (key: string, params: Record<string, string>) => string, label: string, reason: string): Promise<void> {
-    this.loadError = new Error(reason);
-    try {
-      const aside = await this.store.setAside(label);
-      this.problem(t('gateway.errors.setAside', { store: this.store.description, reason, aside }));
-    } catch (err) {
-      this.persister.hold();
-      this.problem(t('gateway.errors.unreadable', { store: this.store.description, message: `${reason}; ${safeError(err).message}` }));
-    }
+  /** The allowlists the filter checks every message against (a live mirror when shared). */
+  get allowlists(): Allowlists {
+    return this.link.allowlists;
+  }
+
+  get history(): HistoryStore {
+    return this.link.history;
+  }
+
+  get storeDescription(): string {
+    return this.link.description;
+  }
+
+  health(): StoreHealth {
+    return this.link.health();
+  }
+
+  threadCount(): number {
+    return this.link.threadCount();
   }
 
   /** Said in the log and on the admin API's gateway list (the sidebar), for as long as the gateway runs. */
@@ -135,38 +137,57 @@ export class GatewayRuntime {
   }
 
   flush(): Promise<void> {
-    return this.persister.flush();
+    return this.link.flush();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     await this.ready;
-    await this.persister.close();
+    await this.link.close();
   }
 }
 
-function makeStore(node: Node, choice: StoreChoice, RED: NodeAPI): SnapshotStore {
-  if (choice.kind === 'context') {
-    const key = `chatgate_${node.id.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    const store = choice.contextStore || undefined;
-    const global = node.context().global;
-    return new CallbackSnapshotStore(
-      `context ${store ?? 'default'} ${key}`,
-      key,
-      (k) =>
-        new Promise((resolve, reject) =>
-          global.get(k, store as string, (err: Error | null | undefined, value: unknown) => (err ? reject(err) : resolve(value))),
-        ),
-      (k, value) =>
-        new Promise<void>((resolve, reject) =>
-          global.set(k, value, store as string, (err?: Error | null) => (err ? reject(err) : resolve())),
-        ),
-    );
-  }
+/** The folder of the gateways' stores: `<userDir>/chatgate`. */
+export function stateDir(RED: NodeAPI): string {
   const settings = RED.settings as unknown as { userDir?: string };
   const dir = settings.userDir || process.env.CHATGATE_STATE_DIR || path.join(os.tmpdir(), 'chatgate');
-  // The node id is stable across restarts and redeploys, so the same file is found again.
-  return new FileSnapshotStore(path.join(dir, 'chatgate', `gateway-${node.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`));
+  return path.join(dir, 'chatgate');
+}
+
+function makeLink(node: Node, choice: StoreChoice, RED: NodeAPI, ctx: LinkContext): StoreLink {
+  // The node id is stable across restarts and redeploys, so the same store is found again.
+  const base = path.join(stateDir(RED), `gateway-${node.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  const json = new FileSnapshotStore(`${base}.json`);
+  switch (choice.kind) {
+    case 'redis':
+      if (choice.redis) return choice.redis(ctx);
+      break;
+    case 'context':
+      return new SnapshotLink(ctx, contextStore(node, choice.contextStore), choice.flushMs);
+    case 'json':
+      return new SnapshotLink(ctx, json, choice.flushMs);
+    case 'embedded':
+      break;
+  }
+  return new EmbeddedLink(ctx, { file: `${base}.sqlite`, legacy: json, flushMs: choice.commitMs, fallbackFlushMs: choice.flushMs });
+}
+
+function contextStore(node: Node, name: string): CallbackSnapshotStore {
+  const key = `chatgate_${node.id.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const store = name || undefined;
+  const global = node.context().global;
+  return new CallbackSnapshotStore(
+    `context ${store ?? 'default'} ${key}`,
+    key,
+    (k) =>
+      new Promise((resolve, reject) =>
+        global.get(k, store as string, (err: Error | null | undefined, value: unknown) => (err ? reject(err) : resolve(value))),
+      ),
+    (k, value) =>
+      new Promise<void>((resolve, reject) =>
+        global.set(k, value, store as string, (err?: Error | null) => (err ? reject(err) : resolve())),
+      ),
+  );
 }
 
 /** Finds a deployed gateway config node's runtime, or undefined when none is selected or deployed. */

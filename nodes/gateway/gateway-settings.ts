@@ -2,6 +2,8 @@
 import type { NodeDef } from 'node-red';
 import { StrategySchema } from '../core/envelope';
 import { DEFAULT_SETTINGS, MINUTE, type GatewaySettings } from '../core/gateway-state';
+import { isOff } from '../core/kit/config-values';
+import { DEFAULT_RETENTION, type HistoryRetention } from '../core/store/rows';
 
 export interface GatewayDef extends NodeDef {
   strategy?: string;
@@ -11,6 +13,12 @@ export interface GatewayDef extends NodeDef {
   resetCommands?: string;
   store?: string;
   contextStore?: string;
+  /** Chat history on (the default) or off: off keeps no message text at all. */
+  historyEnabled?: boolean | string;
+  /** Days a message is kept; 0 = no age limit. */
+  historyDays?: string | number;
+  /** Messages kept per chat; 0 = no count limit. */
+  historyPerChat?: string | number;
 }
 
 /** Reads a number of minutes from the editor; empty or invalid falls back to the default. */
@@ -32,6 +40,23 @@ export function settingsFromDef(def: GatewayDef): GatewaySettings {
     listenerTtlMs: minutes(def.listenerTtlMinutes, DEFAULT_SETTINGS.listenerTtlMs) || DEFAULT_SETTINGS.listenerTtlMs,
     dedupeWindowMs: minutes(def.dedupeMinutes, DEFAULT_SETTINGS.dedupeWindowMs),
     resetCommands: def.resetCommands === undefined ? DEFAULT_SETTINGS.resetCommands : reset,
+    retention: retentionFromDef(def),
   };
 }
 
+/** A count typed in the editor: a number >= 0, or the default when empty, negative or not a number. */
+function nonNegative(value: unknown, fallback: number, whole: boolean): number {
+  if (value === '' || value === undefined || value === null || typeof value === 'boolean') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) return fallback;
+  return whole ? Math.floor(n) : n;
+}
+
+/** The chat history's retention; a flow from before these fields keeps history with the defaults. */
+export function retentionFromDef(def: GatewayDef): HistoryRetention {
+  return {
+    enabled: !isOff(def.historyEnabled),
+    days: nonNegative(def.historyDays, DEFAULT_RETENTION.days, false),
+    perChat: nonNegative(def.historyPerChat, DEFAULT_RETENTION.perChat, true),
+  };
+}

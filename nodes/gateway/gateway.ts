@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { settingsFromDef, type GatewayDef } from './gateway-settings';
 import { registerAdminApi } from './admin-api';
-import { GatewayRuntime, gateways, type GatewayNode } from './gateway-runtime';
+import { GatewayRuntime, gateways, storeKind, type GatewayNode } from './gateway-runtime';
 import { safeError } from '../core/redact';
 
 export = function (RED: NodeAPI): void {
@@ -13,11 +13,12 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const flushMs = Number(process.env.CHATGATE_FLUSH_MS) || 500;
+    const commitMs = Number(process.env.CHATGATE_COMMIT_MS) || 100;
     node.gateway = new GatewayRuntime(
       node,
       def.name || 'gateway',
       settingsFromDef(def),
-      { kind: def.store === 'context' ? 'context' : 'file', contextStore: def.contextStore ?? '', flushMs },
+      { kind: storeKind(def.store), contextStore: def.contextStore ?? '', flushMs, commitMs },
       RED,
     );
     gateways.set(node.id, node.gateway);

@@ -4,7 +4,9 @@
  * `msg.thread.id`, the gateway's reply listener for that thread.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { UNROUTABLE_OUTPUT, routeReply } from '../core/reply-routing';
+import { UNROUTABLE_OUTPUT, listenerThreadId, routeReply } from '../core/reply-routing';
+import type { ListenerLookup } from '../core/reply-listeners';
+import { andThen } from '../core/store/state-ops';
 import { toJid } from '../core/jid';
 import { getGateway } from '../gateway/gateway-runtime';
 import { throttleStatus } from '../common/status-throttle';
@@ -27,9 +29,9 @@ export = function (RED: NodeAPI): void {
     node.on('close', () => status.close());
 
     node.on('input', (msg: NodeMessageInFlow, send, done) => {
-      const handle = () => {
+      const handle = (lookup?: (id: string) => ListenerLookup) => {
         const out = msg as RoutedMsg;
-        const route = routeReply(out, gateway ? (id) => gateway.state.lookupListener(id) : undefined);
+        const route = routeReply(out, lookup);
         const ports: Array<NodeMessageInFlow | null> = new Array(UNROUTABLE_OUTPUT + 1).fill(null);
         if (route.ok) {
           if (route.from === 'listener') out.chat = { ...(out.chat ?? {}), replyTo: route.address };
@@ -46,7 +48,7 @@ export = function (RED: NodeAPI): void {
         }
         if (gateway && isWholeReply(out)) {
           const threadId = (out as { thread?: { id?: unknown } }).thread?.id;
-          gateway.state.log.add({
+          gateway.state.logMessage({
             direction: 'out',
             platform: route.ok ? route.address.platform : 'unroutable',
             chatJid: route.ok ? toJid(route.address.platform, route.address.chatId) : undefined,
@@ -58,7 +60,17 @@ export = function (RED: NodeAPI): void {
         send(ports);
         done();
       };
-      if (gateway) gateway.whenReady(handle, done);
+      const failed = (err: Error) => {
+        status.now(() => node.status({ fill: 'red', shape: 'ring', text: RED._('reply-router.status.storeFailed', { message: err.message.slice(0, 100) }) }));
+        done(err);
+      };
+      const viaGateway = () => {
+        // The listener is looked up first (a promise on a shared store), then routing runs at once.
+        const threadId = listenerThreadId(msg as RoutedMsg);
+        if (threadId === undefined) return handle();
+        andThen(gateway!.ops.lookupListener(threadId), (found) => handle((id) => (id === threadId ? found : { ok: false, reason: 'unknown' })), failed);
+      };
+      if (gateway) gateway.whenReady(viaGateway, done);
       else handle();
     });
   }

@@ -5,6 +5,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { StrategySchema, validateInbound, type Strategy } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
+import { andThen } from '../core/store/state-ops';
+import { threadInfo } from '../core/threads';
 import { minutes } from '../gateway/gateway-settings';
 import { throttleStatus } from '../common/status-throttle';
 
@@ -38,35 +40,43 @@ export = function (RED: NodeAPI): void {
         status.now(() => node.status({ fill: 'red', shape: 'ring', text: RED._('chatgate.status.invalid', { message: checked.error }) }));
         return done(new Error(checked.error));
       }
+      const failed = (err: Error) => {
+        // The shared store (Redis) is unreachable and the operator chose to fail: the message ends
+        // here with the reason, for a Catch node; nothing is sent on half-resolved.
+        status.now(() => node.status({ fill: 'red', shape: 'ring', text: RED._('thread-resolver.status.storeFailed', { message: err.message.slice(0, 100) }) }));
+        done(err);
+      };
       gateway.whenReady(() => {
         const { chat, payload } = checked.value;
         const state = gateway.state;
         const strategy: Strategy = ownStrategy.success ? ownStrategy.data : state.settings.defaultStrategy;
         const sessionMs = minutes(def.sessionMinutes, state.settings.sessionMs);
         const isReset = state.isResetCommand(chat, payload);
-        const resolution = state.resolveThread(chat, strategy, sessionMs, isReset);
-        const thread = state.threads.toInfo(resolution);
-        state.registerListener(thread.id, chat.replyTo);
-        state.log.add({ direction: 'in', platform: chat.platform, chatJid: chat.chatJid, userJid: chat.userJid, userName: chat.userName, threadId: thread.id, text: payload });
-        const out = msg as NodeMessageInFlow & { thread?: unknown };
-        out.thread = isReset ? { ...thread, reset: true } : thread;
-        status.set(() => node.status({
-          fill: 'green',
-          shape: 'dot',
-          text: RED._(isReset ? 'thread-resolver.status.reset' : 'thread-resolver.status.thread', {
-            id: thread.id,
-            turn: thread.turn,
-            count: state.threads.size,
-          }),
-        }));
-        if (isReset && !passReset) {
-          // The user still hears that the reset worked; the agent never sees the command.
-          out.payload = resetText;
-          send([null, out]);
-        } else {
-          send([out, null]);
-        }
-        done();
+        andThen(gateway.ops.resolveThread(chat, strategy, sessionMs, isReset), (resolution) => {
+          const thread = threadInfo(resolution);
+          andThen(gateway.ops.registerListener(thread.id, chat.replyTo), () => {
+            state.logMessage({ direction: 'in', platform: chat.platform, chatJid: chat.chatJid, userJid: chat.userJid, userName: chat.userName, threadId: thread.id, text: payload });
+            const out = msg as NodeMessageInFlow & { thread?: unknown };
+            out.thread = isReset ? { ...thread, reset: true } : thread;
+            status.set(() => node.status({
+              fill: 'green',
+              shape: 'dot',
+              text: RED._(isReset ? 'thread-resolver.status.reset' : 'thread-resolver.status.thread', {
+                id: thread.id,
+                turn: thread.turn,
+                count: gateway.threadCount(),
+              }),
+            }));
+            if (isReset && !passReset) {
+              // The user still hears that the reset worked; the agent never sees the command.
+              out.payload = resetText;
+              send([null, out]);
+            } else {
+              send([out, null]);
+            }
+            done();
+          }, failed);
+        }, failed);
       }, done);
     });
   }

@@ -199,7 +199,9 @@ export = function (RED: NodeAPI): void {
       if (closed) return;
       // Scoped by user, so one visitor cannot suppress another's message by reusing its id; the
       // page resends unacknowledged messages after a reconnect, which this turns into one.
-      if (!gateway!.state.isDuplicate('webchat', node.id, `${m.userId}/${m.id}`)) {
+      // A store that is down rejects here: the page hears an error, no ack, and sends the message again.
+      if (!(await gateway!.ops.isDuplicate('webchat', node.id, `${m.userId}/${m.id}`))) {
+        if (closed) return;
         const chat = buildChat(
           {
             platform: 'webchat',

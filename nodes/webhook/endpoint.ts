@@ -18,7 +18,7 @@ import { safeError } from '../core/redact';
 /** The part of a gateway an endpoint uses. */
 export interface EndpointGateway {
   ready: Promise<void>;
-  state: { isDuplicate(platform: 'webhook', channelId: string, messageId: string): boolean };
+  ops: { isDuplicate(platform: 'webhook', channelId: string, messageId: string): boolean | Promise<boolean> };
 }
 
 // A type alias, not an interface, so it is assignable to Node-RED's NodeMessage.
@@ -121,8 +121,16 @@ export class WebhookEndpoint {
     const parsed = parseWebhookBody(raw.body);
     if (!parsed.ok) return json(res, 400, { error: parsed.error });
     const body = parsed.value;
-    if (body.messageId && (this.pending.has(body.messageId) || gw.state.isDuplicate('webhook', this.id, body.messageId))) {
-      return json(res, 200, { duplicate: true, messageId: body.messageId });
+    if (body.messageId) {
+      let duplicate: boolean;
+      try {
+        duplicate = this.pending.has(body.messageId) || (await gw.ops.isDuplicate('webhook', this.id, body.messageId));
+      } catch {
+        // A shared store that is down: the sender tries again later instead of the message being lost.
+        return json(res, 503, { error: 'the gateway state is not reachable; try again' });
+      }
+      if (this.closed) return json(res, 503, { error: 'webhook is stopping' });
+      if (duplicate) return json(res, 200, { duplicate: true, messageId: body.messageId });
     }
     const msg: WebhookMessage = { payload: body.text, chat: webhookChat(body, this.id) };
     const messageId = msg.chat.messageId;

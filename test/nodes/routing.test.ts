@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AllowEntrySchema } from '../../nodes/core/allowlist';
 import { JID_PREFIX } from '../../nodes/core/jid';
+import { openSqliteBackend } from '../../nodes/core/store/sqlite-backend';
 import { load, unload, useUserDir, getNode, nextMessage, collect, inbound, sleep, helper, setRedPatch, enforcePermissionsByHeader, captured, catalogTranslator } from '../helpers/red';
 
-const GW = { id: 'gw', type: 'chatgate-gateway', name: 'main', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset', store: 'file' };
+const GW = { id: 'gw', type: 'chatgate-gateway', name: 'main', strategy: 'per-user', sessionMinutes: 1440, listenerTtlMinutes: 30, dedupeMinutes: 20, resetCommands: '/new, /reset' };
 
 function pipeline(over: { gateway?: object; resolver?: object; filter?: object } = {}) {
   return [
@@ -128,27 +129,31 @@ describe('routing nodes (real runtime)', function () {
   });
 
   describe('state that lasts', () => {
-    it('threads, allowlist and de-duplication survive an unload/load of the flow', async () => {
-      await load([...ALL], pipeline());
-      const a = await turn('u1');
-      const state = getNode('gw').gateway.state;
-      state.allowlists.add('default', { jid: 'webhook:vip', label: 'VIP' });
-      state.onChange();
-      assert.equal(state.isDuplicate('webhook', 'ch1', 'm-42'), false);
-      await unload();
-      const file = path.join(userDir, 'chatgate', 'gateway-gw.json');
-      assert.ok(fs.existsSync(file), 'state written on close');
-      await load([...ALL], pipeline());
-      const b = await turn('u1');
-      assert.equal(b.thread.id, a.thread.id);
-      assert.equal(b.thread.turn, 2);
-      const again = getNode('gw').gateway.state;
-      assert.deepEqual(again.allowlists.entries('default'), [{ jid: 'webhook:vip', label: 'VIP' }]);
-      assert.equal(again.isDuplicate('webhook', 'ch1', 'm-42'), true);
-    });
+    for (const store of ['embedded', 'json'] as const) {
+      it(`threads, allowlist, de-duplication and memory survive an unload/load of the flow (${store})`, async () => {
+        await load([...ALL], pipeline({ gateway: { store } }));
+        const a = await turn('u1');
+        const gw = getNode('gw').gateway;
+        await gw.ready;
+        gw.ops.addAllowEntry('default', { jid: 'webhook:vip', label: 'VIP' });
+        gw.ops.appendMemory(a.thread.id, [{ role: 'user', content: 'remember me', at: 1 }]);
+        assert.equal(await gw.ops.isDuplicate('webhook', 'ch1', 'm-42'), false);
+        await unload();
+        const file = path.join(userDir, 'chatgate', store === 'json' ? 'gateway-gw.json' : 'gateway-gw.sqlite');
+        assert.ok(fs.existsSync(file), 'state written on close');
+        await load([...ALL], pipeline({ gateway: { store } }));
+        const b = await turn('u1');
+        assert.equal(b.thread.id, a.thread.id);
+        assert.equal(b.thread.turn, 2);
+        const again = getNode('gw').gateway;
+        assert.deepEqual(again.allowlists.entries('default'), [{ jid: 'webhook:vip', label: 'VIP' }]);
+        assert.equal(await again.ops.isDuplicate('webhook', 'ch1', 'm-42'), true);
+        assert.deepEqual((await again.ops.memoryHistory(a.thread.id)).map((t: { content: string }) => t.content), ['remember me']);
+      });
+    }
 
-    it('flushes within about a second of a change, without waiting for close', async () => {
-      await load([...ALL], pipeline());
+    it('flushes within about a second of a change, without waiting for close (json)', async () => {
+      await load([...ALL], pipeline({ gateway: { store: 'json' } }));
       const a = await turn('u7');
       const file = path.join(userDir, 'chatgate', 'gateway-gw.json');
       await sleep(900);
@@ -170,11 +175,10 @@ describe('routing nodes (real runtime)', function () {
     it('a damaged store file is set aside under a new name, reported, and never overwritten', async () => {
       fs.mkdirSync(dir(), { recursive: true });
       fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), '{"version":3,"threads":{"ids":["half a fi');
-      await load([...ALL], pipeline());
+      await load([...ALL], pipeline({ gateway: { store: 'json' } }));
       const a = await turn('u1');
       assert.equal(a.thread.isNew, true);
       const gw = getNode('gw').gateway;
-      assert.ok(gw.loadError);
       const aside = beside().find((f) => /^gateway-gw\.damaged-.*\.json$/.test(f));
       assert.ok(aside, `set aside: ${beside().join(', ')}`);
       assert.equal(fs.readFileSync(path.join(dir(), aside!), 'utf8'), '{"version":3,"threads":{"ids":["half a fi', 'kept byte for byte');
@@ -191,7 +195,7 @@ describe('routing nodes (real runtime)', function () {
       fs.mkdirSync(dir(), { recursive: true });
       const newer = JSON.stringify({ version: 99, threads: { future: true } });
       fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), newer);
-      await load([...ALL], pipeline());
+      await load([...ALL], pipeline({ gateway: { store: 'json' } }));
       await turn('u1');
       await getNode('gw').gateway.flush();
       const aside = beside().find((f) => /^gateway-gw\.v99-.*\.json$/.test(f));
@@ -211,7 +215,7 @@ describe('routing nodes (real runtime)', function () {
         allowlists: [],
       };
       fs.writeFileSync(path.join(dir(), 'gateway-gw.json'), JSON.stringify(old));
-      await load([...ALL], pipeline({ gateway: { strategy: 'per-user' } }));
+      await load([...ALL], pipeline({ gateway: { strategy: 'per-user', store: 'json' } }));
       const gw = getNode('gw').gateway;
       await gw.ready;
       assert.equal(gw.state.threads.size, 1);
@@ -228,13 +232,95 @@ describe('routing nodes (real runtime)', function () {
     it('a store that cannot be read at all is never written over: the gateway runs without saving and says so', async () => {
       fs.mkdirSync(path.join(dir(), 'gateway-gw.json'), { recursive: true });
       fs.writeFileSync(path.join(dir(), 'gateway-gw.json', 'keep.txt'), 'operator data');
-      await load([...ALL], pipeline());
+      await load([...ALL], pipeline({ gateway: { store: 'json' } }));
       const a = await turn('u1');
       assert.equal(a.thread.isNew, true, 'the gateway still works');
       const gw = getNode('gw').gateway;
       await gw.flush();
       assert.match(gw.storeProblem, /WITHOUT saving/);
       assert.equal(fs.readFileSync(path.join(dir(), 'gateway-gw.json', 'keep.txt'), 'utf8'), 'operator data');
+    });
+
+    it('commits each change to the embedded database within a few hundred ms, without waiting for close', async () => {
+      await load([...ALL], pipeline());
+      const a = await turn('u7');
+      await sleep(400);
+      // The running gateway holds its database exclusively: read a copy of the file as it is now.
+      const copy = path.join(fs.mkdtempSync(path.join(userDir, 'copy-')), 'db.sqlite');
+      for (const suffix of ['', '-wal']) if (fs.existsSync(path.join(dir(), 'gateway-gw.sqlite' + suffix))) fs.copyFileSync(path.join(dir(), 'gateway-gw.sqlite' + suffix), copy + suffix);
+      const db = openSqliteBackend(copy);
+      try {
+        const rows = db.scan('threads', '', 10).map(([, v]) => (v as string[])[0]);
+        assert.deepEqual(rows, [a.thread.id]);
+        const kept = db.historyMessages('webhook:u7', { limit: 5 });
+        assert.deepEqual(kept.map((e) => [e.direction, e.text]), [['in', 'hi']]);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('imports the JSON store of an earlier version on first start, keeps the file under a new name, and continues its threads', async () => {
+      await load([...ALL], pipeline({ gateway: { store: 'json' } }));
+      const a = await turn('u1');
+      getNode('gw').gateway.ops.addAllowEntry('default', { jid: 'webhook:vip' });
+      await unload();
+      const json = fs.readFileSync(path.join(dir(), 'gateway-gw.json'), 'utf8');
+      // The flow of an earlier version said 'file': it now means the embedded database.
+      await load([...ALL], pipeline({ gateway: { store: 'file' } }));
+      const gw = getNode('gw').gateway;
+      await gw.ready;
+      assert.match(gw.storeDescription, /^sqlite .*gateway-gw\.sqlite$/);
+      const b = await turn('u1');
+      assert.equal(b.thread.id, a.thread.id, 'the imported thread continues');
+      for (let i = 0; i < 40 && beside().some((f) => f === 'gateway-gw.json'); i++) await sleep(50);
+      const kept = beside().find((f) => /^gateway-gw\.imported-.*\.json$/.test(f));
+      assert.ok(kept, beside().join(', '));
+      assert.equal(fs.readFileSync(path.join(dir(), kept!), 'utf8'), json, 'the JSON file is kept as it was');
+      await unload();
+      await load([...ALL], pipeline());
+      const c = await turn('u1');
+      assert.equal(c.thread.id, a.thread.id, 'and lives on in the database');
+      assert.equal(c.thread.turn, 3);
+      assert.deepEqual(getNode('gw').gateway.allowlists.entries('default'), [{ jid: 'webhook:vip' }]);
+      assert.equal(getNode('gw').gateway.storeProblem, undefined);
+    });
+
+    it('a damaged database file is set aside byte for byte, reported, and a new one started', async () => {
+      fs.mkdirSync(dir(), { recursive: true });
+      const garbage = Buffer.from('SQLite format 3\u0000' + 'x'.repeat(200));
+      fs.writeFileSync(path.join(dir(), 'gateway-gw.sqlite'), garbage);
+      await load([...ALL], pipeline());
+      const a = await turn('u1');
+      assert.equal(a.thread.isNew, true);
+      const gw = getNode('gw').gateway;
+      const aside = beside().find((f) => /^gateway-gw\.damaged-.*\.sqlite$/.test(f));
+      assert.ok(aside, beside().join(', '));
+      assert.deepEqual(fs.readFileSync(path.join(dir(), aside!)), garbage);
+      assert.match(gw.storeProblem, /could not be used/);
+      assert.ok(gw.storeProblem.includes(aside!));
+      await unload();
+      await load([...ALL], pipeline());
+      assert.equal((await turn('u1')).thread.id, a.thread.id, 'the new database keeps what came after');
+    });
+
+    it('falls back to the JSON file store, and says so, when SQLite cannot load on the machine', async () => {
+      const Module = require('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
+      const real = Module._load;
+      Module._load = function (request: string, ...rest: unknown[]) {
+        if (request === 'node-sqlite3-wasm') throw new Error('WebAssembly is disabled on this machine');
+        return real.call(this, request, ...rest);
+      };
+      try {
+        await load([...ALL], pipeline());
+        const a = await turn('u1');
+        const gw = getNode('gw').gateway;
+        assert.match(gw.storeProblem, /SQLite is unavailable.*WebAssembly is disabled.*uses the JSON file store/);
+        assert.match(gw.storeDescription, /^file .*gateway-gw\.json$/);
+        await gw.flush();
+        assert.ok(JSON.parse(fs.readFileSync(path.join(dir(), 'gateway-gw.json'), 'utf8')).threads.ids.includes(a.thread.id));
+      } finally {
+        Module._load = real;
+      }
     });
 
     it('can keep its state in a Node-RED context store instead', async () => {

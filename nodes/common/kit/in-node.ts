@@ -93,9 +93,18 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
     if (!message) return;
     await gateway!.ready;
     if (state.closed) return;
-    if (gateway!.state.isDuplicate(spec.platform, channelId, message.dedupeKey)) return;
-    spec.accepted?.(parsed.value, message);
     const msg = { payload: message.payload, chat: message.chat, ...(message.extras ?? {}) } as NodeMessage & Record<string, unknown>;
+    let duplicate: boolean;
+    try {
+      duplicate = await gateway!.ops.isDuplicate(spec.platform, channelId, message.dedupeKey);
+    } catch (err) {
+      // The shared store is down and the operator chose to fail: the message goes to Catch nodes
+      // with the reason, never silently away.
+      node.error(redact(RED._('chatgate.errors.storeFailed', { message: errorText(err) })), msg);
+      return;
+    }
+    if (duplicate || state.closed) return;
+    spec.accepted?.(parsed.value, message);
     if (spec.enrich) {
       await spec.enrich(parsed.value, message, msg);
       if (state.closed) return;

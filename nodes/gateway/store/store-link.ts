@@ -1,0 +1,36 @@
+/**
+ * How a gateway keeps its state: one link per kind of store (the embedded database, the JSON
+ * file or a context store as one snapshot, Redis shared by several instances). The runtime opens
+ * one at start, flushes it, and closes it; what the nodes ask goes through `ops`.
+ */
+import type { Allowlists } from '../../core/allowlist';
+import type { GatewayState } from '../../core/gateway-state';
+import type { HistoryStore } from '../../core/store/rows';
+import type { StateOps } from '../../core/store/state-ops';
+
+export type StoreHealth = 'ready' | 'warming' | 'connecting' | 'down' | 'not saving';
+
+export interface StoreLink {
+  /** What the operator sees: `sqlite /path/gateway-x.sqlite`, `file ...`, `redis 127.0.0.1:6379`. Never a secret. */
+  readonly description: string;
+  readonly ops: StateOps;
+  readonly allowlists: Allowlists;
+  readonly history: HistoryStore;
+  /** Loads what is stored; never rejects (problems are said through `problem`). */
+  open(): Promise<void>;
+  health(): StoreHealth;
+  /** Threads known, without a round trip (a shared store's is refreshed in the background). */
+  threadCount(): number;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a link needs from its gateway: the state, the translator, and where to say a problem. */
+export interface LinkContext {
+  state: GatewayState;
+  t: (key: string, params?: Record<string, string>) => string;
+  /** Said in the log and on the admin API for as long as the gateway runs. */
+  problem: (text: string) => void;
+  log: (text: string) => void;
+  warn: (text: string) => void;
+}

@@ -1,0 +1,94 @@
+/**
+ * The chat gateway sidebar's chat history in headless Chromium, with the demo running (a real
+ * Node-RED process): a message shows in the message log, its chat JID opens the chat's history,
+ * newest first with "older" paging back, and a stranger's markup in it is shown as text, never run.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
+import { DEMO_GATEWAY_ID, freePort, postJson, startDemo, stopDemo, type Demo } from '../helpers/demo';
+
+const NETWORK_NOISE = /ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_ADDRESS_UNREACHABLE|ERR_NETWORK_ACCESS_DENIED/;
+const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> hello history';
+
+describe('the chat gateway sidebar: chat history', function () {
+  this.timeout(90000);
+  let demo: Demo | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async () => {
+    demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-history-')), await freePort());
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(`${demo.base}/`);
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="chatgate-agent-call"]', { timeout: 30000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (demo) await stopDemo(demo);
+  });
+
+  afterEach(() => {
+    assert.deepEqual(problems.splice(0), [], 'the editor logs no errors');
+  });
+
+  it('opens a chat from the message log: its messages newest first, markup shown as text, older pages on demand', async () => {
+    // 26 turns are 52 messages: one more page than the panel's 50.
+    for (let i = 1; i <= 25; i++) assert.equal((await postJson(demo!.base, { userId: 'eve', chatId: 'c-eve', text: `turn ${i}` })).status, 200);
+    const last = await postJson(demo!.base, { userId: 'eve', chatId: 'c-eve', text: HOSTILE, userName: '<b>Eve</b>' });
+    assert.equal(last.status, 200);
+
+    await page.evaluate(() => (window as any).RED.sidebar.show('chatgate')); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const sb = page.locator('.chatgate-sb');
+    await sb.locator('.chatgate-sb-gateway').selectOption(DEMO_GATEWAY_ID);
+    const line = sb.locator('.chatgate-sb-logline.chatgate-sb-in', { hasText: 'hello history' });
+    await line.waitFor({ timeout: 10000 });
+    assert.match(await line.innerText(), /<script>/, 'the log shows the markup as text');
+
+    await line.locator('.chatgate-sb-chat[data-jid="webhook:c-eve"]').click();
+    const panel = sb.locator('.chatgate-sb-history');
+    await panel.waitFor();
+    assert.equal(await panel.locator('.chatgate-sb-history-chat').innerText(), 'webhook:c-eve');
+    const lines = panel.locator('.chatgate-sb-histline');
+    await lines.nth(49).waitFor();
+    assert.equal(await lines.count(), 50, 'one page');
+
+    // Newest first: the reply to the hostile message, then the message itself, exactly as written.
+    assert.ok((await lines.nth(0).getAttribute('class'))!.includes('chatgate-sb-out'));
+    const hostile = lines.nth(1);
+    assert.ok((await hostile.getAttribute('class'))!.includes('chatgate-sb-in'));
+    assert.equal(await hostile.locator('.chatgate-sb-text').innerText(), HOSTILE);
+    assert.match(await hostile.locator('.chatgate-sb-meta').innerText(), /<b>Eve<\/b> · webhook:eve · /, 'user name and JID as text, with the thread');
+    assert.equal(await panel.locator('img, script, b').count(), 0, 'no element made from chat text');
+    assert.equal(await page.evaluate(() => (window as any).__pwned), undefined); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+    const older = panel.locator('.chatgate-sb-history-older');
+    assert.ok(await older.isVisible(), 'older is offered');
+    await older.click();
+    await lines.nth(51).waitFor();
+    assert.equal(await lines.count(), 52);
+    assert.equal(await lines.nth(51).locator('.chatgate-sb-text').innerText(), 'turn 1', 'the oldest message last');
+    await older.waitFor({ state: 'hidden' });
+    const seqs = await lines.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first, each once');
+    assert.equal(new Set(seqs).size, 52);
+
+    // A new message in the chat shows on top at the next poll.
+    await postJson(demo!.base, { userId: 'eve', chatId: 'c-eve', text: 'one more' });
+    await panel.locator('.chatgate-sb-histline.chatgate-sb-out', { hasText: 'You said: "one more"' }).waitFor({ timeout: 10000 });
+    assert.equal(await lines.nth(1).locator('.chatgate-sb-text').innerText(), 'one more');
+
+    await panel.locator('.chatgate-sb-history-close').click();
+    await panel.waitFor({ state: 'hidden' });
+  });
+});
