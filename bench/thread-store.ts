@@ -5,6 +5,7 @@
  * (perf_hooks.monitorEventLoopDelay) and the longest a change waits before it is on disk (what a
  * kill -9 loses at most). Baseline: a plain Map doing the same lookups (the same composed key, a
  * stored id), in the same process, alternating runs; for the stall, the same loop with no store.
+ * Then the same figures for the embedded database (state-embedded.ts) and Redis (state-redis.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,6 +15,8 @@ import { GatewayState, DEFAULT_SETTINGS } from '../nodes/core/gateway-state';
 import { FileSnapshotStore, Persister } from '../nodes/core/persistence';
 import type { ThreadChat } from '../nodes/core/threads';
 import { chats, PlainMap } from './thread-fixtures';
+import { runEmbeddedStore } from './state-embedded';
+import { runRedisStore } from './state-redis';
 import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
 
 const SIZES = [10_000, 100_000, 1_000_000];
@@ -164,5 +167,8 @@ export async function runThreadStore(log: (s: string) => void): Promise<Row[]> {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+  // The other backends at the same sizes, each beside its own plain-Map run.
+  rows.push(...(await runEmbeddedStore(log, SIZES)));
+  rows.push(...(await runRedisStore(log, SIZES)));
   return rows;
 }

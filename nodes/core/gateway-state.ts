@@ -202,12 +202,13 @@ export class GatewayState implements StateOps {
       const key = threadKey(strategy, chat);
       if (key) this.miss('threads', key);
     }
-    const resolution = this.threads.resolve(chat, { strategy, sessionMs, now, reset });
+    const resolution = this.threads.resolveAt(chat, strategy, sessionMs, now, reset);
+    const record = resolution.record;
     if (resolution.replaced) {
       this.forget(resolution.replaced.id);
-      this.changed('threads', threadRowKey(resolution.replaced));
+      if (resolution.replaced.key !== record.key) this.changed('threads', threadRowKey(resolution.replaced));
     }
-    this.changed('threads', threadRowKey(resolution.record));
+    this.changed('threads', record.key || record.id);
     return resolution;
   }
 

@@ -152,30 +152,35 @@ export class ThreadMap {
   }
 
   resolve(chat: ThreadChat, opts: ResolveOptions): Resolution {
-    const key = threadKey(opts.strategy, chat);
+    return this.resolveAt(chat, opts.strategy, opts.sessionMs, opts.now, opts.reset === true);
+  }
+
+  /** resolve() with its options as arguments: the gateway's hot path allocates no options object. */
+  resolveAt(chat: ThreadChat, strategy: Strategy, sessionMs: number, now: number, reset: boolean): Resolution {
+    const key = threadKey(strategy, chat);
     const current = key ? this.byKey.get(key) : undefined;
-    if (current && !opts.reset && !isIdle(current, opts.now)) {
+    if (current && !reset && !isIdle(current, now)) {
       current.turn += 1;
-      current.lastActiveAt = opts.now;
-      current.sessionMs = opts.sessionMs;
+      current.lastActiveAt = now;
+      current.sessionMs = sessionMs;
       return { record: current, isNew: false };
     }
     if (current) this.remove(current);
     const record: ThreadRecord = {
       id: newThreadId(),
       key,
-      strategy: opts.strategy,
-      createdAt: opts.now,
-      lastActiveAt: opts.now,
+      strategy,
+      createdAt: now,
+      lastActiveAt: now,
       // The reset command itself does not count as a turn of the new thread.
-      turn: opts.reset ? 0 : 1,
-      sessionMs: opts.sessionMs,
+      turn: reset ? 0 : 1,
+      sessionMs,
       platform: chat.platform,
       chatJid: chat.chatJid,
       userJid: chat.userJid,
     };
     this.add(record);
-    const cause = opts.reset ? 'reset' : current ? 'expired' : 'first';
+    const cause = reset ? 'reset' : current ? 'expired' : 'first';
     return { record, isNew: true, cause, replaced: current };
   }
 

@@ -14,7 +14,7 @@ import type { HistoryStore } from '../core/store/rows';
 import type { StateOps } from '../core/store/state-ops';
 import { EmbeddedLink } from './store/embedded-link';
 import { SnapshotLink } from './store/snapshot-link';
-import type { LinkContext, StoreHealth, StoreLink } from './store/store-link';
+import type { LinkContext, MessageBus, StoreHealth, StoreLink } from './store/store-link';
 
 export interface GatewayNode extends Node {
   gateway: GatewayRuntime;
@@ -86,7 +86,7 @@ export class GatewayRuntime {
     );
     this.sweepTimer = setInterval(() => {
       try {
-        this.state.sweep();
+        this.link.sweep();
       } catch (err) {
         node.warn(redact(String((err as Error)?.message ?? err)));
       }
@@ -106,6 +106,16 @@ export class GatewayRuntime {
 
   get history(): HistoryStore {
     return this.link.history;
+  }
+
+  /** See StoreLink.exclusive: one holder among the instances sharing the store. */
+  exclusive(name: string, onChange: (held: boolean) => void): () => void {
+    return this.link.exclusive(name, onChange);
+  }
+
+  /** Messages between instances sharing the store; undefined when this instance is alone. */
+  get bus(): MessageBus | undefined {
+    return this.link.bus;
   }
 
   get storeDescription(): string {
@@ -161,7 +171,9 @@ function makeLink(node: Node, choice: StoreChoice, RED: NodeAPI, ctx: LinkContex
   switch (choice.kind) {
     case 'redis':
       if (choice.redis) return choice.redis(ctx);
-      break;
+      // Chosen without a URL: the gateway works from memory and says why (saving nowhere is not a guess it may make).
+      ctx.problem(ctx.t('gateway.errors.noRedisUrl'));
+      return new SnapshotLink(ctx, new CallbackSnapshotStore('memory only (no Redis URL)', 'none', async () => undefined, async () => undefined), choice.flushMs, true);
     case 'context':
       return new SnapshotLink(ctx, contextStore(node, choice.contextStore), choice.flushMs);
     case 'json':

@@ -13,6 +13,8 @@ export interface GatewayDef extends NodeDef {
   resetCommands?: string;
   store?: string;
   contextStore?: string;
+  /** Redis down: 'wait' (messages queue) or 'fail' (messages fail with the reason). */
+  redisPolicy?: string;
   /** Chat history on (the default) or off: off keeps no message text at all. */
   historyEnabled?: boolean | string;
   /** Days a message is kept; 0 = no age limit. */

@@ -7,6 +7,7 @@ import { settingsFromDef, type GatewayDef } from './gateway-settings';
 import { registerAdminApi } from './admin-api';
 import { GatewayRuntime, gateways, storeKind, type GatewayNode } from './gateway-runtime';
 import { safeError } from '../core/redact';
+import type { LinkContext } from './store/store-link';
 
 export = function (RED: NodeAPI): void {
   function ChatgateGatewayNode(this: GatewayNode, def: GatewayDef) {
@@ -14,11 +15,22 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const flushMs = Number(process.env.CHATGATE_FLUSH_MS) || 500;
     const commitMs = Number(process.env.CHATGATE_COMMIT_MS) || 100;
+    const kind = storeKind(def.store);
+    const url = (node.credentials as { redisUrl?: string } | undefined)?.redisUrl?.trim();
+    const redis =
+      kind === 'redis' && url
+        ? (ctx: LinkContext) => {
+            // Loaded only when chosen: an install on one instance never opens the Redis client.
+            const { RedisLink } = require('./store/redis-link') as typeof import('./store/redis-link');
+            // The same flow on every instance: the gateway id is the shared prefix.
+            return new RedisLink(ctx, { url, policy: def.redisPolicy === 'fail' ? 'fail' : 'wait', prefix: `chatgate:${node.id}:` });
+          }
+        : undefined;
     node.gateway = new GatewayRuntime(
       node,
       def.name || 'gateway',
       settingsFromDef(def),
-      { kind: storeKind(def.store), contextStore: def.contextStore ?? '', flushMs, commitMs },
+      { kind, contextStore: def.contextStore ?? '', flushMs, commitMs, redis },
       RED,
     );
     gateways.set(node.id, node.gateway);
@@ -32,6 +44,8 @@ export = function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('chatgate-gateway', ChatgateGatewayNode as unknown as (this: Node, def: NodeDef) => void);
+  RED.nodes.registerType('chatgate-gateway', ChatgateGatewayNode as unknown as (this: Node, def: NodeDef) => void, {
+    credentials: { redisUrl: { type: 'password' } },
+  });
   registerAdminApi(RED);
 };

@@ -19,8 +19,7 @@ export class RowPersister {
    * Keys changed since the last write, per table, in the order they changed. An array push is all
    * a message pays (a Set would hash every key on the hot path); repeats fold at write time.
    */
-  private readonly dirty = new Map<Table, string[]>(TABLES.map((t) => [t, []]));
-  private dirtyCount = 0;
+  private dirty: Record<Table, string[]> = emptyKeys();
   private history: HistoryEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -40,13 +39,14 @@ export class RowPersister {
   ) {}
 
   get pending(): number {
-    return this.dirtyCount + this.history.length;
+    let n = this.history.length;
+    for (const t of TABLES) n += this.dirty[t].length;
+    return n;
   }
 
   mark(table: Table, key: string): void {
-    this.dirty.get(table)!.push(key);
-    this.dirtyCount++;
-    if (!this.timer) this.schedule(this.delayMs);
+    this.dirty[table].push(key);
+    if (this.timer === undefined) this.schedule(this.delayMs);
   }
 
   addHistory(entry: HistoryEntry): void {
@@ -78,8 +78,9 @@ export class RowPersister {
   private writeSlice(): boolean {
     if (this.held || this.pending === 0) return true;
     const changes: RowChange[] = [];
-    const rest = new Map<Table, string[]>();
-    for (const [table, keys] of this.dirty) {
+    const rest = emptyKeys();
+    for (const table of TABLES) {
+      const keys = this.dirty[table];
       if (!keys.length) continue;
       const seen = new Set<string>();
       let i = 0;
@@ -91,7 +92,7 @@ export class RowPersister {
         changes.push(value === undefined ? { table, key } : { table, key, value });
       }
       // What did not fit waits for the next slice (a repeat of a key written now is written again: harmless).
-      rest.set(table, i < keys.length ? keys.slice(i) : []);
+      if (i < keys.length) rest[table] = keys.slice(i);
     }
     const room = Math.max(0, this.maxRows - changes.length);
     const entries = this.history.length <= room ? this.history : this.history.slice(0, room);
@@ -108,9 +109,7 @@ export class RowPersister {
     this.lastWriteMs = performance.now() - started;
     this.lastError = undefined;
     this.written += changes.length + entries.length;
-    for (const [table, left] of rest) this.dirty.set(table, left);
-    this.dirtyCount = 0;
-    for (const keys of this.dirty.values()) this.dirtyCount += keys.length;
+    this.dirty = rest;
     this.history = entries === this.history ? [] : this.history.slice(entries.length);
     // A backlog goes on in slices, each on its own tick, so messages are served in between.
     if (this.pending > 0) {
@@ -143,4 +142,8 @@ export class RowPersister {
     this.closed = true;
     this.cancel();
   }
+}
+
+function emptyKeys(): Record<Table, string[]> {
+  return { threads: [], listeners: [], dedupe: [], allowlists: [], memory: [] };
 }

@@ -23,7 +23,7 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Resolves with the number of rows read once every table has been read. */
 export async function warmUp(backend: Pick<RowBackend, 'scan'>, target: WarmTarget, opts: WarmUpOptions = {}): Promise<number> {
-  const sliceMs = opts.sliceMs ?? 10;
+  const sliceMs = opts.sliceMs ?? 5;
   let rows = 0;
   let chunk = 500;
   for (const table of TABLES) {

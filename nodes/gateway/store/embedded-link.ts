@@ -16,7 +16,7 @@ import { SqliteUnavailableError, openSqliteBackend, setAsideDatabase, type Sqlit
 import { warmUp } from '../../core/store/warm-up';
 import { MemoryHistory } from '../../core/history';
 import { SnapshotLink } from './snapshot-link';
-import type { LinkContext, StoreHealth, StoreLink } from './store-link';
+import { soleHolder, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
 
 export interface EmbeddedOptions {
   /** The database file. */
@@ -66,6 +66,14 @@ export class EmbeddedLink implements StoreLink {
 
   threadCount(): number {
     return this.ctx.state.threads.size;
+  }
+
+  sweep(): void {
+    this.ctx.state.sweep();
+  }
+
+  exclusive(_name: string, onChange: (held: boolean) => void): () => void {
+    return soleHolder(onChange);
   }
 
   async open(): Promise<void> {

@@ -7,7 +7,7 @@
 import { SNAPSHOT_VERSION, type RestoreOutcome } from '../../core/gateway-state';
 import { DamagedStoreError, Persister, type SnapshotStore } from '../../core/persistence';
 import { safeError } from '../../core/redact';
-import type { LinkContext, StoreHealth, StoreLink } from './store-link';
+import { soleHolder, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
 
 export class SnapshotLink implements StoreLink {
   private readonly persister: Persister;
@@ -45,6 +45,14 @@ export class SnapshotLink implements StoreLink {
 
   threadCount(): number {
     return this.ctx.state.threads.size;
+  }
+
+  sweep(): void {
+    this.ctx.state.sweep();
+  }
+
+  exclusive(_name: string, onChange: (held: boolean) => void): () => void {
+    return soleHolder(onChange);
   }
 
   async open(): Promise<void> {

@@ -21,8 +21,30 @@ export interface StoreLink {
   health(): StoreHealth;
   /** Threads known, without a round trip (a shared store's is refreshed in the background). */
   threadCount(): number;
+  /** The sweep timer's work: idle threads, old keys, the history's retention. */
+  sweep(): void;
+  /**
+   * Calls `onChange(true)` while this instance holds the named lease, `onChange(false)` when it
+   * loses it (one poller per bot token, one gateway session per Discord bot). A store of one
+   * instance holds every lease at once. Returns the release.
+   */
+  exclusive(name: string, onChange: (held: boolean) => void): () => void;
+  /** Messages between the instances sharing the store (a reply for a socket another instance holds); undefined for one instance. */
+  readonly bus?: MessageBus;
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface MessageBus {
+  publish(topic: string, message: unknown): Promise<number>;
+  /** Every message published on the topic, this instance's own included; returns the unsubscribe. */
+  subscribe(topic: string, handler: (message: unknown) => void): () => void;
+}
+
+/** A store of one instance holds every lease: at once, for as long as it runs. */
+export function soleHolder(onChange: (held: boolean) => void): () => void {
+  onChange(true);
+  return () => undefined;
 }
 
 /** What a link needs from its gateway: the state, the translator, and where to say a problem. */
