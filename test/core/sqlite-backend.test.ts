@@ -443,6 +443,25 @@ describe('core/store/sqlite-backend', () => {
     fs.mkdirSync(`${file}.lock`);
     fs.writeFileSync(`${file}.owner`, 'not json');
     assert.equal(openDb().get('threads', 'k'), 1, 'unreadable marker');
+    open.pop()!.close();
+    // A restarted container gives the new process the old one's pid.
+    fs.mkdirSync(`${file}.lock`);
+    fs.writeFileSync(`${file}.owner`, JSON.stringify({ pid: process.pid, host: os.hostname(), started: 'earlier' }));
+    assert.equal(openDb().get('threads', 'k'), 1, 'this pid, an earlier life');
+  });
+
+  it('trusts a marker from another host only while its heartbeat is fresh', () => {
+    openDb().write([{ table: 'threads', key: 'k', value: 1 }], []);
+    open.pop()!.close();
+    fs.mkdirSync(`${file}.lock`);
+    fs.writeFileSync(`${file}.owner`, JSON.stringify({ pid: 4242, host: 'other-host' }));
+    assert.throws(
+      () => openSqliteBackend(file),
+      (err: unknown) => err instanceof DatabaseHeldError && /held by process 4242 on other-host/.test(err.message),
+    );
+    const silent = new Date(Date.now() - 5 * 60_000);
+    fs.utimesSync(`${file}.owner`, silent, silent);
+    assert.equal(openDb().get('threads', 'k'), 1);
   });
 
   it('keeps every row a process reported committed when it is killed with SIGKILL mid-loop', async function () {
