@@ -170,10 +170,18 @@ function makeLink(node: Node, choice: StoreChoice, RED: NodeAPI, ctx: LinkContex
   const json = new FileSnapshotStore(`${base}.json`);
   switch (choice.kind) {
     case 'redis':
-      if (choice.redis) return choice.redis(ctx);
+      if (choice.redis) {
+        try {
+          return choice.redis(ctx);
+        } catch (err) {
+          // A URL the client refuses (not a URL, a wrong scheme): said, and the gateway works from memory.
+          ctx.problem(ctx.t('gateway.errors.badRedisUrl', { message: redact(String((err as Error)?.message ?? err)) }));
+          return memoryOnly(ctx, choice);
+        }
+      }
       // Chosen without a URL: the gateway works from memory and says why (saving nowhere is not a guess it may make).
       ctx.problem(ctx.t('gateway.errors.noRedisUrl'));
-      return new SnapshotLink(ctx, new CallbackSnapshotStore('memory only (no Redis URL)', 'none', async () => undefined, async () => undefined), choice.flushMs, true);
+      return memoryOnly(ctx, choice);
     case 'context':
       return new SnapshotLink(ctx, contextStore(node, choice.contextStore), choice.flushMs);
     case 'json':
@@ -182,6 +190,11 @@ function makeLink(node: Node, choice: StoreChoice, RED: NodeAPI, ctx: LinkContex
       break;
   }
   return new EmbeddedLink(ctx, { file: `${base}.sqlite`, legacy: json, flushMs: choice.commitMs, fallbackFlushMs: choice.flushMs });
+}
+
+/** The state in memory only, saved nowhere: what a gateway runs on when its chosen store cannot be made. */
+function memoryOnly(ctx: LinkContext, choice: StoreChoice): StoreLink {
+  return new SnapshotLink(ctx, new CallbackSnapshotStore('memory only (not saved)', 'none', async () => undefined, async () => undefined), choice.flushMs, true);
 }
 
 function contextStore(node: Node, name: string): CallbackSnapshotStore {

@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { unload, getNode, nextMessage, inbound, sleep, helper, nodeModules, useUserDir } from '../helpers/red';
+import { unload, getNode, nextMessage, inbound, sleep, helper, nodeModules, useUserDir, setRedPatch, catalogTranslator } from '../helpers/red';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 import { createRedisClient, RedisState } from '../../nodes/core/store/redis-state';
 import { DEFAULT_SETTINGS } from '../../nodes/core/gateway-state';
@@ -50,10 +50,17 @@ describe('the gateway on Redis (real runtime, real redis-server)', function () {
   after(async () => {
     await redis.stop();
   });
+  const gatewayText = catalogTranslator('gateway', 'gateway');
   beforeEach(() => {
     useUserDir();
+    // What the operator reads: the gateway's own catalog, not bare keys.
+    setRedPatch((RED) => {
+      const own = RED._;
+      RED._ = (key: string, params?: Record<string, string>) => (key.startsWith('gateway.') ? gatewayText(key, params) : own(key, params));
+    });
   });
   afterEach(async () => {
+    setRedPatch(undefined);
     await unload();
   });
 
@@ -101,6 +108,18 @@ describe('the gateway on Redis (real runtime, real redis-server)', function () {
     const logged = JSON.stringify(helper.log().args, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack } : v));
     assert.ok(!logged.includes(password), 'nothing logged holds the password');
   });
+
+  for (const [label, creds] of [['no Redis URL', {}], ['a Redis URL that is not one', { redisUrl: 'ftp://nowhere:1/x' }]] as const) {
+    it(`with ${label}, the gateway says so and runs from memory`, async () => {
+      await load([...ALL], flow(), { gw: creds });
+      const gw = getNode('gw').gateway;
+      await gw.ready;
+      assert.match(String(gw.storeProblem), /Redis URL/);
+      assert.match(gw.storeDescription, /memory only/);
+      const a = await turn('m1');
+      assert.equal((await turn('m1')).thread.id, a.thread.id, 'threads still work');
+    });
+  }
 
   it('fail policy: with Redis down a message fails at the Catch node with the reason, and the gateway recovers by itself', async () => {
     await load([...ALL], flow('fail'), { gw: { redisUrl: redis.url } });

@@ -33,6 +33,18 @@ export function describeRedis(url: string): string {
   }
 }
 
+/** Throws a clear error for a URL the Redis store cannot use (ioredis would take `ftp://x` as a host and retry forever). */
+export function checkRedisUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('not a URL: expected redis://host:6379 or rediss://host:6380');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`${u.protocol} is not redis: or rediss:`);
+  if (!u.hostname) throw new Error('no host in the Redis URL');
+}
+
 export class RedisLink implements StoreLink {
   readonly description: string;
   private readonly redis: RedisState;
@@ -47,6 +59,7 @@ export class RedisLink implements StoreLink {
     private readonly ctx: LinkContext,
     private readonly choice: RedisChoice,
   ) {
+    checkRedisUrl(choice.url);
     this.description = describeRedis(choice.url);
     const client = createRedisClient(choice.url, choice.policy);
     this.redis = new RedisState({
