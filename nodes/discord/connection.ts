@@ -151,6 +151,15 @@ export class DiscordConnection extends LiveConnection<ConnectionStatus, BotIdent
     );
   }
 
+  /**
+   * Among instances sharing a gateway, one holds the gateway session (two sessions would both get
+   * every event); the interactions endpoint is served by every instance a load balancer picks.
+   */
+  override get lease(): string | undefined {
+    if (this.options.receive === 'http') return undefined;
+    return `discord-gateway:${createHash('sha256').update(this.options.token).digest('hex').slice(0, 16)}`;
+  }
+
   /** The bot's identity once /users/@me answered. */
   get identity(): BotIdentity | undefined {
     return this.known;
@@ -203,7 +212,7 @@ export class DiscordConnection extends LiveConnection<ConnectionStatus, BotIdent
     this.fatalStatus({ state: 'error', key: 'unauthorized', params: {}, message: `${where}: 401 Unauthorized` });
   }
 
-  protected async run(receive: boolean, stop: AbortSignal): Promise<void> {
+  protected async run(receive: boolean, stop: AbortSignal, standby: boolean): Promise<void> {
     if (this.fatal) {
       this.setStatus(this.fatal);
       return untilStopped(stop);
@@ -212,13 +221,14 @@ export class DiscordConnection extends LiveConnection<ConnectionStatus, BotIdent
     const me = await this.identify(stop);
     if (!me) return untilStopped(stop);
     this.registerOnDeploy();
-    if (!receive) {
+    // On standby another instance holds the gateway session; this one sends (and answers interactions).
+    if (!receive || (standby && this.options.receive === 'gateway')) {
       this.connected('connected', me);
       return untilStopped(stop);
     }
     const unmount = this.options.receive !== 'gateway' ? this.mountInteractions() : undefined;
     try {
-      if (this.options.receive === 'http') {
+      if (this.options.receive === 'http' || standby) {
         this.connected('http', me);
         return await untilStopped(stop);
       }

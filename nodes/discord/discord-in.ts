@@ -60,6 +60,13 @@ async function download(files: readonly DiscordAttachment[], bot: DiscordBotNode
   return out;
 }
 
+/** What the node says while another instance holds the bot's gateway session (the interactions endpoint is served on every instance). */
+function standbyOf(connection: DiscordBotNode['connection'], t: Translate): { standby?: string } {
+  const o = connection?.options;
+  if (!o || o.receive === 'http') return {};
+  return { standby: o.receive === 'both' && o.http ? t('discord-in.status.standbyBoth', { path: o.http.path }) : t('discord-in.status.standby') };
+}
+
 function listen(RED: NodeAPI, node: Node, def: DiscordInDef, t: Translate): InNode {
   const { bot, ...spec } = nodeSpec(RED, def, 'in');
   const connection = bot?.connection;
@@ -71,6 +78,7 @@ function listen(RED: NodeAPI, node: Node, def: DiscordInDef, t: Translate): InNo
     channelId: bot?.id,
     parse: parseInbound,
     subscribe: (handler) => connection?.onInbound((raw) => handler(raw)),
+    ...standbyOf(connection, t),
     map(inbound) {
       const me = connection?.identity;
       if (!me || !bot) return undefined;

@@ -14,7 +14,7 @@
  * kit's LiveConnection; what is here is Telegram's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
 import { Api, Bot, GrammyError, HttpError, webhookCallback } from 'grammy';
@@ -100,6 +100,11 @@ function tokenKey(token: string, apiRoot: string | undefined): string {
   return createHash('sha256').update(`${apiRoot ?? ''}\n${token}`).digest('hex');
 }
 
+/** A lease name's tail: the token's hash, so the name (readable in Redis) never carries the token. */
+function leaseTail(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
+
 /** grammy types its signals with the abort-controller polyfill; Node's own AbortSignal is what it gets at run time. */
 type ApiSignal = NonNullable<Parameters<Api['getMe']>[0]>;
 
@@ -138,6 +143,8 @@ export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFro
   /** The same bot without retries or throttling: for lifecycle calls that have their own policy. */
   readonly rawApi: Api;
   private readonly bot: Bot;
+  /** The next run is a standby: the webhook stays registered for the instance that holds the lease now. */
+  private keepWebhook = false;
 
   constructor(readonly options: ConnectionOptions) {
     super({ state: 'stopped', key: 'stopped', params: {} });
@@ -157,6 +164,19 @@ export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFro
       await this.handOut(ctx.update);
     });
     this.bot.catch(() => undefined); // handOut never throws; this only guards grammy itself
+  }
+
+  /**
+   * Among instances sharing a gateway: one polls a token (two pollers get 409 from Telegram), and
+   * one registers the webhook (every instance serves it: Telegram posts to the load balancer).
+   */
+  override get lease(): string {
+    return `${this.options.mode === 'webhook' ? 'telegram-webhook' : 'telegram-poll'}:${leaseTail(this.options.token)}`;
+  }
+
+  override start(receive: boolean, standby = false): Promise<void> {
+    this.keepWebhook = receive && standby;
+    return super.start(receive, standby);
   }
 
   /** The bot's own user (id, username...) once getMe answered. */
@@ -213,12 +233,13 @@ export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFro
     };
   }
 
-  protected async run(receive: boolean, stop: AbortSignal): Promise<void> {
+  protected async run(receive: boolean, stop: AbortSignal, standby: boolean): Promise<void> {
     this.setStatus({ state: 'connecting', key: 'connecting', params: {} });
     const me = await this.identify(stop);
     if (!me) return;
-    if (!receive) return this.connected(me, 'connected');
-    if (this.options.mode === 'webhook') return this.serveWebhook(me, stop);
+    // On standby another instance polls; this one sends, and takes over when it gets the lease.
+    if (!receive || (standby && this.options.mode === 'polling')) return this.connected(me, 'connected');
+    if (this.options.mode === 'webhook') return this.serveWebhook(me, stop, !standby);
     return this.poll(me, stop);
   }
 
@@ -343,16 +364,22 @@ export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFro
     }
   }
 
-  private async serveWebhook(me: UserFromGetMe, stop: AbortSignal): Promise<void> {
+  /**
+   * Serves the webhook route; `register` (the lease holder, or the only instance) also tells
+   * Telegram where to post, and takes that back when it stops for good.
+   */
+  private async serveWebhook(me: UserFromGetMe, stop: AbortSignal, register: boolean): Promise<void> {
     const hook = this.options.webhook;
     if (!hook) throw new Error('webhook mode needs a webhook URL');
-    // Held only in memory: a redeploy makes a new one, so an old leaked secret stops working.
-    const secretToken = randomBytes(32).toString('hex');
+    // The same on every instance running the flow (derived from the token and the URL), so
+    // whichever instance a load balancer hands Telegram's post to can check it; it changes with
+    // the token or the URL, and only someone holding the token could derive it.
+    const secretToken = createHmac('sha256', this.options.token).update(`chatgate telegram webhook\n${hook.url}`).digest('hex');
     const callback = webhookCallback(this.bot, telegramAdapter as (req: IncomingMessage, res: ServerResponse) => ReturnType<typeof telegramAdapter>, { secretToken, onTimeout: 'return', timeoutMilliseconds: 10000 });
     // grammy's typing of the adapter's handlerReturn is loose; at run time the callback resolves with nothing.
     const unmount = hook.mount(callback as unknown as WebhookHandler);
     try {
-      for (let failures = 0; ; failures++) {
+      for (let failures = 0; register; failures++) {
         try {
           const r = await withTimeout(this.options.callTimeoutMs, stop, (signal) =>
             this.rawApi.setWebhook(hook.url, { secret_token: secretToken, ...(this.options.allowedUpdates ? { allowed_updates: this.options.allowedUpdates as never } : {}) }, signal),
@@ -376,8 +403,9 @@ export class TelegramConnection extends LiveConnection<ConnectionStatus, UserFro
       await untilStopped(stop);
     } finally {
       unmount();
-      // Telegram would keep posting to a route that no longer exists; tell it to stop.
-      await withTimeout(5000, new AbortController().signal, (signal) => this.rawApi.deleteWebhook({}, signal)).catch(() => undefined);
+      // Telegram would keep posting to a route that no longer exists; tell it to stop, unless
+      // this instance only goes on standby (the one that took the lease keeps the webhook).
+      if (register && !this.keepWebhook) await withTimeout(5000, new AbortController().signal, (signal) => this.rawApi.deleteWebhook({}, signal)).catch(() => undefined);
     }
   }
 }

@@ -47,6 +47,8 @@ export = function (RED: NodeAPI): void {
       owner: bot,
       channelId: bot?.id,
       subscribe: (handler) => connection?.onUpdate((u) => handler(u)),
+      // A webhook is served by every instance; only polling waits for its turn.
+      ...(connection?.options.mode === 'polling' ? { standby: RED._('telegram-in.status.standby') } : {}),
       parse: (raw) => {
         const parsed = parseUpdate(raw);
         return parsed.ok ? { ok: true, value: parsed.update } : parsed;

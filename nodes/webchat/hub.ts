@@ -26,6 +26,16 @@ export const DEFAULT_LIMITS: HubLimits = { maxQueued: 50, queueMs: 10 * 60 * 100
 
 export type Delivery = 'sent' | 'queued' | 'dropped';
 
+/**
+ * The other instances of the flow (a gateway shared through Redis), reached through the bus
+ * (relay.ts): `send` resolves with how many of them have a page of the user open and got the
+ * frame; `copy` hands a frame already shown here to the user's pages on other instances too.
+ */
+export interface RemoteDelivery {
+  send(userId: string, frame: ServerFrame): Promise<number>;
+  copy(userId: string, frame: ServerFrame): void;
+}
+
 interface Waiting {
   frame: ServerFrame;
   at: number;
@@ -36,6 +46,11 @@ export class WebchatHub {
   private readonly waiting = new Map<string, Waiting[]>();
   /** Called whenever the number of connected users changes. */
   onUsersChanged: (users: number) => void = () => {};
+  /** A user's first socket here opened / last one closed. */
+  onUserOnline: (userId: string) => void = () => {};
+  onUserOffline: (userId: string) => void = () => {};
+  /** Set while other instances share this web chat: a reply for a user with no page here goes to them first. */
+  remote: RemoteDelivery | undefined;
 
   constructor(
     readonly channelId: string,
@@ -53,7 +68,10 @@ export class WebchatHub {
       this.waiting.delete(userId);
       for (const w of queued) if (now - w.at <= this.limits.queueMs) send(socket, w.frame);
     }
-    if (isNewUser) this.onUsersChanged(this.users());
+    if (isNewUser) {
+      this.onUsersChanged(this.users());
+      this.onUserOnline(userId);
+    }
   }
 
   detach(userId: string, socket: ClientSocket): void {
@@ -62,6 +80,7 @@ export class WebchatHub {
     if (set.size === 0) {
       this.sockets.delete(userId);
       this.onUsersChanged(this.users());
+      this.onUserOffline(userId);
     }
   }
 
@@ -97,6 +116,35 @@ export class WebchatHub {
     queue.push({ frame, at: now });
     if (queue.length > this.limits.maxQueued) queue.splice(0, queue.length - this.limits.maxQueued);
     return 'queued';
+  }
+
+  /**
+   * Like deliver(), across instances (`remote`): the frame goes to every page of the user, here
+   * and on the other instances; when no instance has one it waits here (or drops) as deliver()
+   * says. Decided at once, without a promise, when the user has a page here.
+   */
+  route(userId: string, frame: ServerFrame): Delivery | Promise<Delivery> {
+    const remote = this.remote;
+    if (!remote) return this.deliver(userId, frame);
+    if (this.isOnline(userId)) {
+      const delivered = this.deliver(userId, frame);
+      // A second tab of the user may be connected to another instance.
+      remote.copy(userId, frame);
+      return delivered;
+    }
+    return remote.send(userId, frame).then((reached) => {
+      // The user may have opened a page here while the frame was on its way.
+      if (this.isOnline(userId) || reached === 0) return this.deliver(userId, frame);
+      return 'sent';
+    });
+  }
+
+  /** Takes the replies waiting for a user out of the queue, oldest first (to send them where the user is now). */
+  take(userId: string, now = Date.now()): ServerFrame[] {
+    const queue = this.waiting.get(userId);
+    if (!queue) return [];
+    this.waiting.delete(userId);
+    return queue.filter((w) => now - w.at <= this.limits.queueMs).map((w) => w.frame);
   }
 
   /** Replies waiting for a user (for tests and the status line). */

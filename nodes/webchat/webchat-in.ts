@@ -1,7 +1,8 @@
 /**
  * chatgate-webchat-in: serves the chat page on Node-RED's HTTP server and a WebSocket beside it;
  * each message a visitor types leaves this node as an envelope. Replies come back through a
- * webchat out node, which finds this node's sessions by its id (the messages' channelId).
+ * webchat out node, which finds this node's sessions by its id (the messages' channelId); with a
+ * gateway shared by several instances, through the instance that holds the visitor's page (relay.ts).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
@@ -11,6 +12,7 @@ import { buildChat } from '../core/inbound';
 import { linkChannel } from '../gateway/channel-link';
 import { frameId, MAX_PAYLOAD_BYTES, parseClientFrame, USER_ID_PATTERN, type ClientMessage } from './frames';
 import { registerHub, send, unregisterHub, WebchatHub } from './hub';
+import { WebchatRelay } from './relay';
 import { claimPath, listenUpgrades, normalizePath, publicPath, releasePath, removeRoutes } from './mount';
 import { ASSETS, PAGE_CSP, pageStrings, readAsset, renderIndex, type AssetName } from './page';
 import { safeError } from '../core/redact';
@@ -115,7 +117,12 @@ export = function (RED: NodeAPI): void {
       link.status('connected', RED._('webchat-in.status.users', { count: users, path: fullPath }));
     hub.onUsersChanged = showUsers;
     registerHub(hub);
+    // Other instances running this flow on the same gateway (Redis): replies reach a visitor's
+    // page whichever instance it is connected to.
+    const bus = gateway.bus;
+    const relay = bus ? new WebchatRelay(hub, bus, (err) => node.warn(RED._('webchat-in.errors.relay', { message: safeError(err).message }))) : undefined;
     cleanups.push(() => {
+      relay?.close();
       unregisterHub(hub);
       hub.clear();
     });

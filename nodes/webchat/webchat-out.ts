@@ -1,6 +1,8 @@
 /**
  * chatgate-webchat-out: delivers replies, streamed parts and typing signals to the web chat page
  * of the user a reply is addressed to. A user with no page open gets the reply when they return.
+ * With instances sharing the gateway, a user whose page is on another instance gets it there
+ * (the hub routes it over the gateway's bus); it waits here only when no instance has the user.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { toJid } from '../core/jid';
@@ -21,8 +23,11 @@ export = function (RED: NodeAPI): void {
     const link = linkChannel(RED, node, def.gateway, { platform: 'webchat', direction: 'out', name: def.name || 'webchat' });
     link.status('connected', RED._('chatgate.status.ready'));
 
-    /** Delivers or throws an Error that names the field at fault. */
-    function deliver(out: Outbound): void {
+    /**
+     * Delivers (at once when the user's page is here; after Redis answered when it may be on
+     * another instance) or throws an Error that names the field at fault.
+     */
+    async function deliver(out: Outbound): Promise<void> {
       const { platform, channelId, chatId } = out.replyTo;
       if (platform !== 'webchat') {
         throw new Error(`msg.chat.replyTo.platform: ${RED._('webchat-out.errors.notWebchat', { platform })}`);
@@ -31,7 +36,8 @@ export = function (RED: NodeAPI): void {
       if (!hub) throw new Error(`msg.chat.replyTo.channelId: ${RED._('webchat-out.errors.noChannel', { channelId })}`);
       const frame = frameFor(out);
       if (!frame) return;
-      const result: Delivery = hub.deliver(chatId, frame);
+      // Called before any await: frames leave in the order the messages came, here or on the bus.
+      const result: Delivery = await hub.route(chatId, frame);
       if (frame.type !== 'reply') return;
       const chat = toJid('webchat', chatId);
       if (result === 'sent') link.status('connected', RED._('webchat-out.status.sent', { chat, users: hub.users() }));
@@ -50,7 +56,7 @@ export = function (RED: NodeAPI): void {
       const read = readOutbound(reply);
       if (!read.ok) throw failed(new Error(read.error));
       try {
-        deliver(read.value);
+        await deliver(read.value);
       } catch (err) {
         throw failed(err as Error);
       }
@@ -62,12 +68,10 @@ export = function (RED: NodeAPI): void {
         link.status('error', RED._('chatgate.status.invalid', { message: read.error }), read.error);
         return done(new Error(read.error));
       }
-      try {
-        deliver(read.value);
-        done();
-      } catch (err) {
-        done(failed(err as Error));
-      }
+      deliver(read.value).then(
+        () => done(),
+        (err: unknown) => done(failed(err)),
+      );
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

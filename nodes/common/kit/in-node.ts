@@ -42,6 +42,12 @@ export interface InNodeSpec<E> {
   accepted?(event: E, message: InboundMessage): void;
   /** Adds to the message before it leaves (downloaded files). */
   enrich?(event: E, message: InboundMessage, msg: NodeMessage & Record<string, unknown>): Promise<void>;
+  /**
+   * The node's status (translated) while another instance of the flow holds the lease its
+   * connection's receiving needs (a Telegram poller, a Discord gateway session); undefined when
+   * the connection receives on every instance alike (a webhook).
+   */
+  standby?: string;
 }
 
 export interface InNode {
@@ -118,6 +124,7 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
       node.error(redact(RED._('chatgate.status.error', { message: errorText(err) })));
     }),
   );
-  spec.owner.register(node, { sink: link, receive: true });
+  // The gateway grants the lease that makes this instance the one that polls (or holds the session).
+  spec.owner.register(node, { sink: link, receive: true, gateway, ...(spec.standby !== undefined ? { standby: spec.standby } : {}) });
   return state;
 }

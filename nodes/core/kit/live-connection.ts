@@ -9,6 +9,11 @@
  * A platform's connection extends LiveConnection and supplies `run` (connect, receive until the
  * signal aborts, clean up) and `failed` (an error that escaped `run`): Telegram's and Slack's
  * connection.ts do.
+ *
+ * Across processes (several Node-RED instances sharing a gateway in Redis) the rule is a lease:
+ * a connection whose receiving must run once names it in `lease`, and runs on `standby` while
+ * another instance holds it — connected for sending and for what every instance may serve (a
+ * webhook route), without the poller or the socket that must be one.
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelState } from '../channels';
@@ -85,6 +90,7 @@ export abstract class LiveConnection<S extends StatusLike, I, E> extends EventEm
   private stopper: AbortController | undefined;
   private running: Promise<void> | undefined;
   private receiving = false;
+  private onStandby = false;
   private lifecycle: Promise<void> = Promise.resolve();
 
   constructor(private readonly stoppedStatus: S) {
@@ -108,18 +114,30 @@ export abstract class LiveConnection<S extends StatusLike, I, E> extends EventEm
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
-  /** Opens the connection; `receive` also starts receiving. Idempotent; a later call wins. */
-  start(receive: boolean): Promise<void> {
+  /**
+   * The lease receiving needs when several instances share the gateway's store, e.g.
+   * `telegram-poll:<token hash>`; undefined when every instance may receive at once (webhooks).
+   */
+  get lease(): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * Opens the connection; `receive` also starts receiving, and `standby` (another instance holds
+   * `lease`) leaves out the part of receiving that must run once. Idempotent; a later call wins.
+   */
+  start(receive: boolean, standby = false): Promise<void> {
     this.lifecycle = this.lifecycle.then(async () => {
       if (this.running) {
-        if (this.receiving === receive) return;
+        if (this.receiving === receive && this.onStandby === standby) return;
         await this.halt();
       }
       this.receiving = receive;
+      this.onStandby = standby;
       this.starting();
       const stopper = new AbortController();
       this.stopper = stopper;
-      this.running = this.run(receive, stopper.signal).catch((err: unknown) => {
+      this.running = this.run(receive, stopper.signal, standby).catch((err: unknown) => {
         if (!(err instanceof Stopped)) this.failed(err);
       });
     });
@@ -135,8 +153,11 @@ export abstract class LiveConnection<S extends StatusLike, I, E> extends EventEm
     return this.lifecycle;
   }
 
-  /** Connects, receives (when asked) until `stop` aborts, and cleans up; Stopped is not a failure. */
-  protected abstract run(receive: boolean, stop: AbortSignal): Promise<void>;
+  /**
+   * Connects, receives (when asked; on `standby` only what every instance may) until `stop`
+   * aborts, and cleans up; Stopped is not a failure.
+   */
+  protected abstract run(receive: boolean, stop: AbortSignal, standby: boolean): Promise<void>;
   /** An error that escaped `run`. */
   protected abstract failed(error: unknown): void;
   /** Before each run. */
