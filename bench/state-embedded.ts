@@ -15,7 +15,7 @@ import { RowPersister } from '../nodes/core/store/row-persister';
 import type { RowBackend } from '../nodes/core/store/row-backend';
 import { openSqliteBackend } from '../nodes/core/store/sqlite-backend';
 import { warmUp } from '../nodes/core/store/warm-up';
-import { chats, PlainMap } from './thread-fixtures';
+import { chats, PlainMap, serveAtRate } from './thread-fixtures';
 import { heapUsed, median, row, timeMs, type Row } from './lib';
 
 const SERVE_MS = 6000;
@@ -39,27 +39,13 @@ function attach(file: string, commits?: Array<{ start: number; end: number }>) {
   return { backend, state, persister };
 }
 
-async function serve(resolve: (i: number) => void, mark: (() => void) | undefined): Promise<{ stallMs: number; changes: number[] }> {
+async function serve(resolve: (i: number) => void, track: boolean): Promise<{ stallMs: number; changes: number[] }> {
   const changes: number[] = [];
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  const started = performance.now();
-  let i = 0;
-  await new Promise<void>((done) => {
-    const tick = setInterval(() => {
-      const due = Math.floor(((performance.now() - started) / 1000) * SERVE_RATE);
-      for (; i < due; i++) {
-        resolve(i);
-        if (mark) changes.push(performance.now());
-      }
-      if (performance.now() - started >= SERVE_MS) {
-        clearInterval(tick);
-        done();
-      }
-    }, 1000 / SERVE_RATE);
-  });
-  h.disable();
-  return { stallMs: h.max / 1e6, changes };
+  const stallMs = await serveAtRate((i) => {
+    resolve(i);
+    if (track) changes.push(performance.now());
+  }, SERVE_RATE, SERVE_MS);
+  return { stallMs, changes };
 }
 
 export async function runEmbeddedStore(log: (s: string) => void, sizes: number[]): Promise<Row[]> {
@@ -97,10 +83,10 @@ export async function runEmbeddedStore(log: (s: string) => void, sizes: number[]
     // Serving with commits every 100 ms, beside the same loop with no store.
     commits.length = 0;
     heapUsed();
-    const served = await serve((k) => state.resolveThread(cs[(k * 7919) % n], 'per-user', 0, false, Date.now()), () => undefined);
+    const served = await serve((k) => state.resolveThread(cs[(k * 7919) % n], 'per-user', 0, false, Date.now()), true);
     persister.flush();
     heapUsed();
-    const bare = await serve((k) => p.resolve(cs[(k * 7919) % n]), undefined);
+    const bare = await serve((k) => p.resolve(cs[(k * 7919) % n]), false);
     let lossMs = 0;
     for (const t of served.changes) {
       const held = commits.find((c) => c.start >= t);

@@ -1,4 +1,5 @@
 /** What the thread-store benchmarks share: the chats they resolve, and the plain-Map baseline. */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { composeKey } from '../nodes/core/keys';
 import { newThreadId, type ThreadChat } from '../nodes/core/threads';
 
@@ -21,4 +22,27 @@ export class PlainMap {
     if (!id) this.m.set(key, (id = newThreadId()));
     return id;
   }
+}
+
+/**
+ * Calls `each(i)` `rate` times a second for `ms`, catching up to the clock as arrivals would, and
+ * returns the longest event-loop delay seen meanwhile (ms, perf_hooks.monitorEventLoopDelay).
+ */
+export async function serveAtRate(each: (i: number) => void, rate: number, ms: number): Promise<number> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const started = performance.now();
+  let i = 0;
+  await new Promise<void>((done) => {
+    const tick = setInterval(() => {
+      const due = Math.floor(((performance.now() - started) / 1000) * rate);
+      for (; i < due; i++) each(i);
+      if (performance.now() - started >= ms) {
+        clearInterval(tick);
+        done();
+      }
+    }, 1000 / rate);
+  });
+  h.disable();
+  return h.max / 1e6;
 }

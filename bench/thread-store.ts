@@ -10,11 +10,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GatewayState, DEFAULT_SETTINGS } from '../nodes/core/gateway-state';
 import { FileSnapshotStore, Persister } from '../nodes/core/persistence';
 import type { ThreadChat } from '../nodes/core/threads';
-import { chats, PlainMap } from './thread-fixtures';
+import { chats, PlainMap, serveAtRate } from './thread-fixtures';
 import { runEmbeddedStore } from './state-embedded';
 import { runRedisStore } from './state-redis';
 import { heapUsed, median, row, timeMs, timeMsAsync, type Row } from './lib';
@@ -52,28 +51,13 @@ async function serve(resolve: (i: number) => void, state: GatewayState | undefin
     );
   }
   const changes: number[] = [];
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  const started = performance.now();
-  let i = 0;
-  await new Promise<void>((done) => {
-    const tick = setInterval(() => {
-      // Catch up to the rate the clock says, as arrivals would.
-      const due = Math.floor(((performance.now() - started) / 1000) * SERVE_RATE);
-      for (; i < due; i++) {
-        resolve(i);
-        if (persister) {
-          changes.push(performance.now());
-          persister.markDirty();
-        }
-      }
-      if (performance.now() - started >= SERVE_MS) {
-        clearInterval(tick);
-        done();
-      }
-    }, 1000 / SERVE_RATE);
-  });
-  h.disable();
+  const stallMs = await serveAtRate((k) => {
+    resolve(k);
+    if (persister) {
+      changes.push(performance.now());
+      persister.markDirty();
+    }
+  }, SERVE_RATE, SERVE_MS);
   if (persister) await persister.close();
   // A change is on disk once a save that STARTED after it has ended.
   let lossMs = 0;
@@ -81,7 +65,7 @@ async function serve(resolve: (i: number) => void, state: GatewayState | undefin
     const held = saves.find((sv) => sv.start >= t);
     if (held) lossMs = Math.max(lossMs, held.end - t);
   }
-  return { stallMs: h.max / 1e6, lossMs: persister ? lossMs : NaN };
+  return { stallMs, lossMs: persister ? lossMs : NaN };
 }
 const LOOKUPS = 300_000;
 const RUNS = 3;

@@ -8,11 +8,10 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
-import { DEMO_GATEWAY_ID, freePort, postJson, problemLines, startDemo, stopDemo, type Demo } from '../helpers/demo';
+import type { Page } from 'playwright-core';
+import { closeEditor, openEditor, type EditorSession } from '../helpers/browser';
+import { DEMO_GATEWAY_ID, postJson, problemLines, type Demo } from '../helpers/demo';
 
 const ROOT = path.resolve(__dirname, '../..');
 const IMAGES = path.join(ROOT, 'docs/images');
@@ -31,37 +30,21 @@ function paletteTypes(): string[] {
   return types.concat('chatgate-agent-pipeline');
 }
 
-/** Network errors the sandbox's closed network causes (the editor asks external hosts for nothing we need). */
-const NETWORK_NOISE = /ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_ADDRESS_UNREACHABLE|ERR_NETWORK_ACCESS_DENIED/;
 
 describe('the Node-RED editor in Chromium', function () {
   this.timeout(90000);
-  let demo: Demo | undefined;
-  let browser: Browser | undefined;
+  let session: EditorSession | undefined;
+  let demo: Demo;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   before(async () => {
-    demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-editor-')), await freePort());
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1920, height: 900 } });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    page.on('requestfailed', (r) => {
-      const failure = r.failure()?.errorText ?? '';
-      if (!NETWORK_NOISE.test(failure) && new URL(r.url()).host === new URL(demo!.base).host) problems.push(`request failed: ${r.url()} ${failure}`);
-    });
-    await page.goto(`${demo.base}/`);
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="chatgate-agent-call"]', { timeout: 30000 });
+    session = await openEditor('chatgate-editor-', { width: 1920, height: 900 });
+    ({ demo, page, problems } = session);
     await page.waitForFunction(() => (window as any).RED?.nodes?.filterNodes({ type: 'chatgate-agent-call' }).length > 0); // eslint-disable-line @typescript-eslint/no-explicit-any
   });
 
-  after(async () => {
-    await browser?.close();
-    if (demo) await stopDemo(demo);
-  });
+  after(() => closeEditor(session));
 
   afterEach(() => {
     assert.deepEqual(problems.splice(0), [], 'the editor logs no errors');
@@ -148,6 +131,8 @@ describe('the Node-RED editor in Chromium', function () {
     await sb.locator('.chatgate-sb-channel[data-state="connected"]').nth(3).waitFor({ timeout: 10000 });
     const channels = await sb.locator('.chatgate-sb-channel .chatgate-sb-name').allInnerTexts();
     for (const name of ['web chat', 'POST /chatgate/demo', 'webhook reply']) assert.ok(channels.includes(name), `${name} in ${channels}`);
+    // Where the state lives, and that it is reachable: the demo runs on the embedded database.
+    assert.match(await sb.locator('.chatgate-sb-store').innerText(), /^store: sqlite .*gateway-c9a7000000000002\.sqlite \(ready/);
     await sb.locator(`.chatgate-sb-thread[data-id="${a.body.thread.id}"]`).waitFor();
     assert.ok((await sb.locator('.chatgate-sb-thread').count()) >= 2);
     await sb.locator('.chatgate-sb-logline.chatgate-sb-in', { hasText: 'hello sidebar' }).waitFor();

@@ -4,39 +4,25 @@
  * newest first with "older" paging back, and a stranger's markup in it is shown as text, never run.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
-import { DEMO_GATEWAY_ID, freePort, postJson, startDemo, stopDemo, type Demo } from '../helpers/demo';
+import type { Page } from 'playwright-core';
+import { closeEditor, openEditor, type EditorSession } from '../helpers/browser';
+import { DEMO_GATEWAY_ID, postJson, type Demo } from '../helpers/demo';
 
-const NETWORK_NOISE = /ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_ADDRESS_UNREACHABLE|ERR_NETWORK_ACCESS_DENIED/;
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script> hello history';
 
 describe('the chat gateway sidebar: chat history', function () {
   this.timeout(90000);
-  let demo: Demo | undefined;
-  let browser: Browser | undefined;
+  let session: EditorSession | undefined;
+  let demo: Demo;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   before(async () => {
-    demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), 'chatgate-history-')), await freePort());
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(`${demo.base}/`);
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="chatgate-agent-call"]', { timeout: 30000 });
+    session = await openEditor('chatgate-history-', { width: 1600, height: 900 });
+    ({ demo, page, problems } = session);
   });
 
-  after(async () => {
-    await browser?.close();
-    if (demo) await stopDemo(demo);
-  });
+  after(() => closeEditor(session));
 
   afterEach(() => {
     assert.deepEqual(problems.splice(0), [], 'the editor logs no errors');

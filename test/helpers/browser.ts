@@ -4,7 +4,10 @@
  * fails the test with a clear message instead of skipping it.
  */
 import * as fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, startDemo, stopDemo, type Demo } from './demo';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -14,4 +17,42 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Network errors the sandbox's closed network causes (the editor asks external hosts for nothing we need). */
+export const NETWORK_NOISE = /ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_ADDRESS_UNREACHABLE|ERR_NETWORK_ACCESS_DENIED/;
+
+export interface EditorSession {
+  demo: Demo;
+  browser: Browser;
+  page: Page;
+  /** Page errors, console errors and failed requests to Node-RED itself, as they come. */
+  problems: string[];
+}
+
+/**
+ * The demo (a real Node-RED process) in a temporary user directory, and the editor open on it in
+ * Chromium, loaded up to the chatgate palette. Everything the editor logs as an error is collected.
+ */
+export async function openEditor(dirPrefix: string, viewport: { width: number; height: number }): Promise<EditorSession> {
+  const demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix)), await freePort());
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('requestfailed', (r) => {
+    const failure = r.failure()?.errorText ?? '';
+    if (!NETWORK_NOISE.test(failure) && new URL(r.url()).host === new URL(demo.base).host) problems.push(`request failed: ${r.url()} ${failure}`);
+  });
+  await page.goto(`${demo.base}/`);
+  await page.waitForSelector('.red-ui-palette-node[data-palette-type="chatgate-agent-call"]', { timeout: 30000 });
+  return { demo, browser, page, problems };
+}
+
+export async function closeEditor(session: EditorSession | undefined): Promise<void> {
+  await session?.browser.close();
+  if (session) await stopDemo(session.demo);
 }

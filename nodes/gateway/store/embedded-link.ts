@@ -5,7 +5,6 @@
  * from before (the JSON file `gateway-<id>.json`) is imported on first start and kept under a
  * new name. When the binding cannot load on a machine the gateway says so and uses the JSON file.
  */
-import type { HistoryStore } from '../../core/store/rows';
 import { DamagedStoreError, type FileSnapshotStore } from '../../core/persistence';
 import { safeError } from '../../core/redact';
 import type { RowBackend } from '../../core/store/row-backend';
@@ -16,7 +15,7 @@ import { SqliteUnavailableError, openSqliteBackend, setAsideDatabase, type Sqlit
 import { warmUp } from '../../core/store/warm-up';
 import { MemoryHistory } from '../../core/history';
 import { SnapshotLink } from './snapshot-link';
-import { soleHolder, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
+import { LocalLink, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
 
 export interface EmbeddedOptions {
   /** The database file. */
@@ -32,7 +31,7 @@ export interface EmbeddedOptions {
 
 const IMPORTED = 'importedJson';
 
-export class EmbeddedLink implements StoreLink {
+export class EmbeddedLink extends LocalLink implements StoreLink {
   private backend: RowBackend | undefined;
   private persister: RowPersister | undefined;
   /** Set when SQLite cannot load here: everything goes to the JSON file instead. */
@@ -41,40 +40,21 @@ export class EmbeddedLink implements StoreLink {
   private importing: Promise<void> | undefined;
 
   constructor(
-    private readonly ctx: LinkContext,
+    ctx: LinkContext,
     private readonly opts: EmbeddedOptions,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   get description(): string {
     return this.fallback ? this.fallback.description : `sqlite ${this.opts.file}`;
   }
-  get ops() {
-    return this.ctx.state;
-  }
-  get allowlists() {
-    return this.ctx.state.allowlists;
-  }
-  get history(): HistoryStore {
-    return this.ctx.state.history;
-  }
-
   health(): StoreHealth {
     if (this.fallback) return this.fallback.health();
     if (!this.backend) return 'not saving';
     return this.ctx.state.warming || this.importing ? 'warming' : 'ready';
   }
 
-  threadCount(): number {
-    return this.ctx.state.threads.size;
-  }
-
-  sweep(): void {
-    this.ctx.state.sweep();
-  }
-
-  exclusive(_name: string, onChange: (held: boolean) => void): () => void {
-    return soleHolder(onChange);
-  }
 
   async open(): Promise<void> {
     const { t, state } = this.ctx;

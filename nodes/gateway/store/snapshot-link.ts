@@ -7,19 +7,20 @@
 import { SNAPSHOT_VERSION, type RestoreOutcome } from '../../core/gateway-state';
 import { DamagedStoreError, Persister, type SnapshotStore } from '../../core/persistence';
 import { safeError } from '../../core/redact';
-import { soleHolder, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
+import { LocalLink, type LinkContext, type StoreHealth, type StoreLink } from './store-link';
 
-export class SnapshotLink implements StoreLink {
+export class SnapshotLink extends LocalLink implements StoreLink {
   private readonly persister: Persister;
   private holding = false;
 
   constructor(
-    private readonly ctx: LinkContext,
+    ctx: LinkContext,
     readonly store: SnapshotStore,
     flushMs: number,
     /** Only reads (an import into another store): never writes the snapshot back. */
     readOnly = false,
   ) {
+    super(ctx);
     this.persister = new Persister(store, () => ctx.state.snapshot(), flushMs, (err) =>
       ctx.warn(ctx.t('gateway.errors.saveFailed', { message: safeError(err).message })),
     );
@@ -29,31 +30,10 @@ export class SnapshotLink implements StoreLink {
   get description(): string {
     return this.store.description;
   }
-  get ops() {
-    return this.ctx.state;
-  }
-  get allowlists() {
-    return this.ctx.state.allowlists;
-  }
-  get history() {
-    return this.ctx.state.history;
-  }
-
   health(): StoreHealth {
     return this.holding ? 'not saving' : 'ready';
   }
 
-  threadCount(): number {
-    return this.ctx.state.threads.size;
-  }
-
-  sweep(): void {
-    this.ctx.state.sweep();
-  }
-
-  exclusive(_name: string, onChange: (held: boolean) => void): () => void {
-    return soleHolder(onChange);
-  }
 
   async open(): Promise<void> {
     await this.load();

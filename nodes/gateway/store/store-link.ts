@@ -41,10 +41,33 @@ export interface MessageBus {
   subscribe(topic: string, handler: (message: unknown) => void): () => void;
 }
 
-/** A store of one instance holds every lease: at once, for as long as it runs. */
-export function soleHolder(onChange: (held: boolean) => void): () => void {
-  onChange(true);
-  return () => undefined;
+/** What the stores of one instance share: the local state answers everything, and every lease is held. */
+export abstract class LocalLink {
+  constructor(protected readonly ctx: LinkContext) {}
+
+  get ops(): StateOps {
+    return this.ctx.state;
+  }
+  get allowlists(): Allowlists {
+    return this.ctx.state.allowlists;
+  }
+  get history(): HistoryStore {
+    return this.ctx.state.history;
+  }
+
+  threadCount(): number {
+    return this.ctx.state.threads.size;
+  }
+
+  sweep(): void {
+    this.ctx.state.sweep();
+  }
+
+  /** Alone, this instance holds every lease: at once, for as long as it runs. */
+  exclusive(_name: string, onChange: (held: boolean) => void): () => void {
+    onChange(true);
+    return () => undefined;
+  }
 }
 
 /** What a link needs from its gateway: the state, the translator, and where to say a problem. */
