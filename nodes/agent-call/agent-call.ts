@@ -10,6 +10,7 @@ import { AgentError, type AgentProvider } from '../core/agent/types';
 import { TurnScheduler, type SchedulerStats } from '../core/agent/turn-scheduler';
 import { getGateway } from '../gateway/gateway-runtime';
 import { andThen } from '../core/store/state-ops';
+import { composeKey } from '../core/keys';
 import { captureRawBodies } from '../common/raw-capture';
 import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { AgentCallback, callbackPath, callbackUrl } from './callback-route';
@@ -26,8 +27,10 @@ import {
   type AgentCallDef,
   type AgentCallSettings,
 } from './settings';
-import { derived, TurnRunner, type AgentMessage, type Done, type Send, type TurnItem } from './turn-runner';
+import { derived, TurnRunner, type AgentMessage, type Done, type ResumedStream, type Send, type TurnItem } from './turn-runner';
+import { claim, forgetUnlessRedeploy, park } from '../core/handover';
 import { throttleStatus } from '../common/status-throttle';
+import { PendingAsks } from './pending-asks';
 
 type AgentCallNode = Node<AgentCallCredentials>;
 
@@ -43,12 +46,26 @@ function readInput(m: AgentMessage): Result<{ payload: string; chat: Chat; threa
   return validate(InputSchema, { payload: m.payload, chat: m.chat, thread: m.thread });
 }
 
-/** Waiting callbacks kept per thread (the user texts the async agent has yet to answer). */
-const MAX_PENDING_PER_THREAD = 50;
 /** How long close waits for aborted turns to return before giving up on them. */
 const CLOSE_GRACE_MS = 2000;
 /** Slack over the provider's own timeouts before the node's backstop fires. */
 const GUARD_SLACK_MS = 10_000;
+
+/** A turn a redeploy stopped or kept waiting, for the node of the same id in the next deploy. */
+interface ParkedTurn {
+  msg: AgentMessage;
+  text: string;
+  chat: TurnItem['chat'];
+  thread: TurnItem['thread'];
+  model?: string;
+  resume?: ResumedStream;
+}
+
+const parkedKey = (id: string) => `agent-call:${id}`;
+
+function parked(item: TurnItem, resume?: ResumedStream): ParkedTurn {
+  return { msg: item.msg, text: item.text, chat: item.chat, thread: item.thread, ...(item.model ? { model: item.model } : {}), ...(resume ? { resume } : {}) };
+}
 
 /** A provider that cannot be built (a setting is missing): every turn fails with the reason. */
 function brokenProvider(message: string): AgentProvider {
@@ -76,6 +93,7 @@ function providerConfig(s: AgentCallSettings, cbUrl: string): ProviderConfig {
 }
 
 export = function (RED: NodeAPI): void {
+  forgetUnlessRedeploy(RED.events as unknown as Parameters<typeof forgetUnlessRedeploy>[0]);
   function ChatgateAgentCallNode(this: AgentCallNode, def: AgentCallDef & NodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -125,7 +143,16 @@ export = function (RED: NodeAPI): void {
     const memoryFailed = (err: Error) => node.warn(RED._('agent-call.errors.memoryFailed', { message: clean(err.message) }));
 
     /** User texts sent to the async agent and not yet answered, by thread id. */
-    const pending = new Map<string, string[]>();
+    const pending = new PendingAsks();
+    /**
+     * Set when a redeploy closes the node: what the next deploy's node takes over, in this order:
+     * the turns it stopped, the messages that were waiting, those that came in after the close.
+     * Parked again whenever it grows (turns stopped late, messages arriving late).
+     */
+    let handover: { stopped: ParkedTurn[]; waiting: ParkedTurn[]; late: ParkedTurn[] } | undefined;
+    const repark = () => {
+      if (handover) park(parkedKey(node.id), [...handover.stopped, ...handover.waiting, ...handover.late]);
+    };
     const asyncMode = settings.provider === 'http' && settings.async;
 
     const runner = new TurnRunner(
@@ -156,13 +183,15 @@ export = function (RED: NodeAPI): void {
         succeeded: () => {
           lastError = undefined;
         },
-        deferred: (threadId, text) => {
-          const list = pending.get(threadId) ?? [];
-          list.push(text);
-          if (list.length > MAX_PENDING_PER_THREAD) list.shift();
-          pending.set(threadId, list);
-        },
+        deferred: (threadId, text) => pending.add(threadId, text),
         scrub: clean,
+        closed: (items, stream) => {
+          items.forEach((item, i) => {
+            handover?.stopped.push(parked(item, i === items.length - 1 ? stream : undefined));
+            item.done();
+          });
+          repark();
+        },
       },
     );
 
@@ -189,9 +218,7 @@ export = function (RED: NodeAPI): void {
             knows: async (threadId) =>
               pending.has(threadId) || (!!gateway && (!!(await gateway.ops.getThread(threadId)) || (await gateway.ops.lookupListener(threadId)).ok)),
             deliver: ({ threadId, text }) => {
-              const list = pending.get(threadId);
-              const asked = list?.shift();
-              if (list && !list.length) pending.delete(threadId);
+              const asked = pending.take(threadId);
               if (gateway) {
                 const now = Date.now();
                 andThen(
@@ -219,6 +246,21 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    // Turns the previous deploy's node stopped or kept waiting go first, in their order, as if they
+    // came in again; a stopped turn's reply goes on in the stream its user already sees.
+    for (const t of claim<ParkedTurn[]>(parkedKey(node.id)) ?? []) {
+      const send: Send = (msgs) => node.send(msgs as unknown as NodeMessage[]);
+      const done: Done = (err) => {
+        if (err) node.error(err, t.msg as unknown as NodeMessage);
+      };
+      gateway?.whenReady(() => {
+        const result = scheduler.submit(t.thread.id, { ...t, send, done }, composeKey([t.chat.platform, t.chat.channelId, t.chat.chatId]));
+        if (result.accepted) return;
+        const message = RED._(`agent-call.errors.${result.reason}`, { thread: t.thread.id, max: settings.maxQueue });
+        send([null, derived(t.msg, { error: { message, kind: 'overflow', source } })]);
+      }, done);
+    }
+
     node.on('input', (msg: NodeMessage, send: Send, done: Done) => {
       if (!gateway) return done(new Error(RED._('chatgate.errors.noGateway')));
       const m = msg as unknown as AgentMessage;
@@ -236,8 +278,15 @@ export = function (RED: NodeAPI): void {
           model = named.trim();
         }
         const item: TurnItem = { msg: m, send, done, text: payload, chat, thread, ...(model ? { model } : {}) };
-        const result = scheduler.submit(thread.id, item);
+        // A chat is a lane: a chat with many threads waiting cannot hold back another chat's turn.
+        const result = scheduler.submit(thread.id, item, composeKey([chat.platform, chat.channelId, chat.chatId]));
         if (result.accepted) return;
+        if (result.reason === 'closed' && handover) {
+          // Came in while a redeploy closes the node: the next deploy's node answers it.
+          handover.late.push(parked(item));
+          repark();
+          return done();
+        }
         // Never dropped silently: the message goes to the error output with the reason.
         const message = RED._(`agent-call.errors.${result.reason}`, { thread: thread.id, max: settings.maxQueue });
         send([null, derived(m, { error: { message, kind: 'overflow', source } })]);
@@ -245,11 +294,16 @@ export = function (RED: NodeAPI): void {
       }, done);
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       status.close();
       callback?.close();
       unmount?.();
-      for (const item of scheduler.close()) item.done();
+      // A redeploy (the node stays in the flow): every turn stopped or waiting is kept for the next
+      // deploy's node, the stopped ones first (each goes before the waiting messages of its thread).
+      const queued = scheduler.close();
+      if (!removed) handover = { stopped: [], waiting: queued.map((item) => parked(item)), late: [] };
+      for (const item of queued) item.done();
+      repark();
       pending.clear();
       let finished = false;
       const finish = () => {

@@ -44,6 +44,14 @@ export interface TurnItem {
   text: string;
   chat: Chat;
   thread: ThreadInfo;
+  /** A turn picked up after a redeploy: its reply goes on in the stream the user already sees. */
+  resume?: ResumedStream;
+}
+
+/** Where a stopped turn's stream stands: its id, and the seq its next part carries. */
+export interface ResumedStream {
+  streamId: string;
+  seq: number;
 }
 
 export interface RunnerMemory {
@@ -82,6 +90,12 @@ export interface RunnerHooks {
   deferred(threadId: string, text: string): void;
   /** Removes secrets from a text about to leave the node. */
   scrub(text: string): string;
+  /**
+   * The node is closing (a redeploy) and stopped this turn before its reply: the caller keeps the
+   * items (and where the stream stands) for the next deploy and finishes them. Without it they
+   * are finished as they are.
+   */
+  closed?(items: TurnItem[], stream: ResumedStream | undefined): void;
 }
 
 function asAgentError(err: unknown): AgentError {
@@ -119,9 +133,10 @@ export class TurnRunner {
 
     if (o.typing) last.send([derived(last.msg, { payload: '', event: 'typing' }), null]);
 
-    const streamId = `st_${randomUUID()}`;
+    const streamId = last.resume?.streamId ?? `st_${randomUUID()}`;
     const throttle = new StreamThrottle({
       id: streamId,
+      firstSeq: last.resume?.seq ?? 0,
       intervalMs: o.streamIntervalMs,
       emit: (part) => {
         if (!part.done) last.send([derived(last.msg, { payload: part.text, stream: { id: part.id, seq: part.seq, done: false } }), null]);
@@ -220,7 +235,7 @@ export class TurnRunner {
     } catch (caught) {
       const reason: unknown = stopped() ? stopReason() : caught;
       if (reason instanceof TurnAborted) {
-        this.stopped(reason, items, throttle);
+        this.stopped(reason, items, throttle, streamId);
         return;
       }
       const err = asAgentError(reason);
@@ -254,10 +269,17 @@ export class TurnRunner {
 
   /**
    * Interrupted: the user keeps what they saw (an open stream is closed with it) and memory keeps
-   * the question, so the next turn has its context. Closing: nothing more leaves the node.
+   * the question, so the next turn has its context. Closing: nothing more leaves the node; the
+   * `closed` hook keeps the turn for the next deploy.
    */
-  private stopped(reason: TurnAborted, items: TurnItem[], throttle: StreamThrottle): void {
+  private stopped(reason: TurnAborted, items: TurnItem[], throttle: StreamThrottle, streamId: string): void {
     const last = items[items.length - 1];
+    if (reason.why === 'closed' && this.hooks.closed) {
+      // Nothing was said yet, or the user sees the stream so far: the next deploy goes on from there.
+      const stream = throttle.emitted > 0 || last.resume ? { streamId, seq: throttle.nextSeq } : undefined;
+      this.hooks.closed(items, stream);
+      return;
+    }
     if (reason.why === 'interrupt') {
       const now = Date.now();
       const seen = throttle.emitted > 0 ? throttle.current : '';

@@ -10,6 +10,7 @@ import { describeIssues, validateInbound } from '../core/envelope';
 import { getGateway } from '../gateway/gateway-runtime';
 import { andThen, type Maybe } from '../core/store/state-ops';
 import { throttleStatus } from '../common/status-throttle';
+import { handOverLateSends } from '../common/late-sends';
 import { clearFlowEntries, setFlowEntries } from '../gateway/flow-allowlists';
 
 interface AllowlistDef extends NodeDef {
@@ -31,6 +32,8 @@ const ControlSchema = z.discriminatedUnion('action', [
 export = function (RED: NodeAPI): void {
   function AllowlistFilterNode(this: Node, def: AllowlistDef) {
     RED.nodes.createNode(this, def);
+    // A message under way when a redeploy closes the node goes on from the next deploy's node.
+    handOverLateSends(RED, this);
     const node = this;
     const gateway = getGateway(RED, def.gateway);
     const mode: AllowlistMode = (ALLOWLIST_MODES as readonly string[]).includes(def.mode ?? '') ? (def.mode as AllowlistMode) : 'allowlist';

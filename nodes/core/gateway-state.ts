@@ -10,7 +10,7 @@ import { MemoryHistory, historyText } from './history';
 import { MessageLog, type LogEntry, type LogInput } from './message-log';
 import { SNAPSHOT_VERSION, upgradeSnapshot } from './snapshot-migrations';
 import { ConversationMemory, type MemoryLimits, type MemoryTurn } from './memory';
-import { ReplyListeners, type ListenerLookup } from './reply-listeners';
+import { listenerAddress, ReplyListeners, type ListenerLookup } from './reply-listeners';
 import { DEFAULT_RETENTION, type HistoryRetention, type HistoryStore, type Table } from './store/rows';
 import type { Maybe, StateOps } from './store/state-ops';
 import { ThreadMap, decodeThreadRow, encodeThreadRow, threadKey, threadRowKey, type ListQuery, type Resolution, type ThreadChat, type ThreadRecord } from './threads';
@@ -214,7 +214,7 @@ export class GatewayState implements StateOps {
 
   registerListener(threadId: string, address: ReplyTo, now = Date.now()): void {
     // A copy: the address often is the message's own msg.chat.replyTo, which the flow may change later.
-    this.listeners.register(threadId, { ...address }, now);
+    this.listeners.register(threadId, listenerAddress(address), now);
     this.changed('listeners', threadId);
   }
 

@@ -20,6 +20,12 @@ export const DAY = 24 * 60 * 60 * 1000;
 export const HISTORY_TEXT_CHARS = 16_000;
 export const HISTORY_PAGE_DEFAULT = 50;
 export const HISTORY_PAGE_MAX = 500;
+/**
+ * Entries kept in memory over every chat (the JSON file and context stores, and a gateway running
+ * from memory), whatever the retention says: with no age and no count limit (0 and 0) history
+ * would otherwise grow without end. Past it, the least recently active chat's oldest entries go.
+ */
+export const MEMORY_HISTORY_MAX_ENTRIES = 100_000;
 
 /** The persisted form: one row per entry, `[seq, at, 'i'|'o', text, userJid, userName, threadId]`, trailing absent fields left off. */
 type Row = [number, number, 'i' | 'o', string, (string | null)?, (string | null)?, (string | null)?];
@@ -60,7 +66,10 @@ export class MemoryHistory implements HistoryStore {
   private seq = 0;
   private total = 0;
 
-  constructor(private retention: HistoryRetention = DEFAULT_RETENTION) {}
+  constructor(
+    private retention: HistoryRetention = DEFAULT_RETENTION,
+    private readonly maxEntries = MEMORY_HISTORY_MAX_ENTRIES,
+  ) {}
 
   /** Entries kept, over every chat. */
   get size(): number {
@@ -85,10 +94,10 @@ export class MemoryHistory implements HistoryStore {
   append(entry: HistoryEntry): void {
     if (!this.retention.enabled || !isText(entry.chatJid)) return;
     let chat = this.byChat.get(entry.chatJid);
-    if (!chat) {
-      chat = { platform: entry.platform, entries: [] };
-      this.byChat.set(entry.chatJid, chat);
-    }
+    if (!chat) chat = { platform: entry.platform, entries: [] };
+    // Map order is activity order: the chat written to last is last, the ceiling trims the first.
+    else this.byChat.delete(entry.chatJid);
+    this.byChat.set(entry.chatJid, chat);
     // Built field by field, absent or empty ones left out: entries are listed and serialised as they are.
     const kept: StoredHistoryEntry = {
       seq: ++this.seq,
@@ -104,6 +113,18 @@ export class MemoryHistory implements HistoryStore {
     chat.entries.push(kept);
     this.total++;
     this.bound(entry.chatJid, chat);
+    this.ceiling();
+  }
+
+  /** Drops the least recently active chats' oldest entries while more than `maxEntries` are kept. */
+  private ceiling(): void {
+    while (this.total > this.maxEntries) {
+      const [jid, chat] = this.byChat.entries().next().value as [string, Chat];
+      const over = Math.min(chat.entries.length, this.total - this.maxEntries);
+      chat.entries.splice(0, over);
+      this.total -= over;
+      if (!chat.entries.length) this.byChat.delete(jid);
+    }
   }
 
   async chats(query: ChatsQuery): Promise<ChatSummary[]> {
@@ -190,6 +211,11 @@ export class MemoryHistory implements HistoryStore {
       if (last > this.seq) this.seq = last;
     }
     this.sweep(now);
+    // Activity order, which the ceiling trims from; then the ceiling (a file from a bigger install).
+    const byActivity = [...this.byChat].sort((x, y) => x[1].entries[x[1].entries.length - 1].seq - y[1].entries[y[1].entries.length - 1].seq);
+    this.byChat.clear();
+    for (const [jid, chat] of byActivity) this.byChat.set(jid, chat);
+    this.ceiling();
   }
 
   /** Every kept entry in the order it came (an import into another store), without its seq. */

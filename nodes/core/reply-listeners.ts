@@ -3,11 +3,25 @@
  * so a reply that only knows `msg.thread.id` (an agent answering later, a human operator) still
  * finds the chat it belongs to.
  */
-import type { ReplyTo } from './envelope';
+import { MAX_ID_LENGTH, type ReplyTo } from './envelope';
 
 export interface Listener {
   address: ReplyTo;
   expiresAt: number;
+}
+
+/**
+ * The reply address as a listener keeps it: the address fields, and of the rest only short strings
+ * (the platforms' own fields, such as Slack's teamId, are ids). `msg.chat.replyTo` comes from the
+ * flow and may carry anything; a cycle, a BigInt or megabytes of text would go into the store with
+ * the listener, and a value JSON cannot write fails every later write of the store.
+ */
+export function listenerAddress(address: ReplyTo): ReplyTo {
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(address)) if (typeof v === 'string' && v.length <= MAX_ID_LENGTH) kept[k] = v;
+  // Read, not copied: the schema reads inherited fields too (an address that is a class instance).
+  const { platform, channelId, chatId, userId, threadId, messageId } = address;
+  return { ...kept, platform, channelId, chatId, userId, ...(threadId !== undefined ? { threadId } : {}), ...(messageId !== undefined ? { messageId } : {}) };
 }
 
 export type ListenerLookup =

@@ -459,18 +459,26 @@ export class DiscordConnection extends LiveConnection<ConnectionStatus, BotIdent
       return;
     }
     const ok = id !== undefined && SNOWFLAKE.test(id) && token !== undefined && /^[A-Za-z0-9_.-]{1,1000}$/.test(token);
+    let answered = false;
+    const answer: Respond | undefined =
+      respond &&
+      ((body) => {
+        answered = true;
+        respond(body);
+      });
     if (ok) {
       const kind = type === InteractionType.ApplicationCommand ? 'command' : type === InteractionType.MessageComponent ? 'component' : 'other';
       const applicationId = textField(d, 'application_id') ?? this.known?.applicationId ?? '';
-      this.interactions.add({ id: id!, applicationId, token: token!, kind, ...(respond ? { respond } : {}) });
+      this.interactions.add({ id: id!, applicationId, token: token!, kind, ...(answer ? { respond: answer } : {}) });
     }
     let timer: NodeJS.Timeout | undefined;
     const settleAnswer = () => {
       clearTimeout(timer);
-      if (!respond) return;
+      if (!answer) return;
       if (ok) this.interactions.settle(id!);
-      // Nothing to defer with (a malformed interaction): the request is answered all the same.
-      else respond({ type: CallbackType.DeferredChannelMessage });
+      // Nothing to defer with (a malformed interaction), or a replay of a known id (its record
+      // answered the first request, not this one): the request is answered all the same, never left open.
+      if (!answered) answer({ type: (ok && this.interactions.find(id)?.acked) || CallbackType.DeferredChannelMessage });
     };
     if (respond) timer = setTimeout(settleAnswer, this.options.deferWithinMs ?? 2000);
     settle(this.dispatch({ source, type: 'INTERACTION_CREATE', data: d }, (err) => this.handlerFailed(err)).then(settleAnswer, settleAnswer));

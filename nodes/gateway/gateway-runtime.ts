@@ -143,7 +143,16 @@ export class GatewayRuntime {
    */
   whenReady(fn: () => void, failed: (err: Error) => void): void {
     if (this.loaded) fn();
-    else this.ready.then(fn, failed);
+    // After the load, what `fn` throws (a message a node cannot read) ends that message like a
+    // throw on the hot path does, instead of becoming an unhandled rejection (which ends Node-RED).
+    else
+      this.ready.then(() => {
+        try {
+          fn();
+        } catch (err) {
+          failed(err instanceof Error ? err : new Error(String(err)));
+        }
+      }, failed);
   }
 
   flush(): Promise<void> {

@@ -10,6 +10,7 @@ import { andThen } from '../core/store/state-ops';
 import { toJid } from '../core/jid';
 import { getGateway } from '../gateway/gateway-runtime';
 import { throttleStatus } from '../common/status-throttle';
+import { handOverLateSends } from '../common/late-sends';
 
 interface ReplyRouterDef extends NodeDef {
   gateway?: string;
@@ -20,6 +21,8 @@ type RoutedMsg = NodeMessageInFlow & { chat?: Record<string, unknown>; unroutabl
 export = function (RED: NodeAPI): void {
   function ReplyRouterNode(this: Node, def: ReplyRouterDef) {
     RED.nodes.createNode(this, def);
+    // A message under way when a redeploy closes the node goes on from the next deploy's node.
+    handOverLateSends(RED, this);
     const node = this;
     const gateway = getGateway(RED, def.gateway);
     let routed = 0;
@@ -34,7 +37,8 @@ export = function (RED: NodeAPI): void {
         const route = routeReply(out, lookup);
         const ports: Array<NodeMessageInFlow | null> = new Array(UNROUTABLE_OUTPUT + 1).fill(null);
         if (route.ok) {
-          if (route.from === 'listener') out.chat = { ...(out.chat ?? {}), replyTo: route.address };
+          // Spread only an object: a text (or an array) in msg.chat would become one key per character.
+          if (route.from === 'listener') out.chat = { ...(isRecord(out.chat) ? out.chat : {}), replyTo: route.address };
           ports[route.output] = out;
           routed++;
           const platform = route.address.platform;
@@ -77,6 +81,10 @@ export = function (RED: NodeAPI): void {
 
   RED.nodes.registerType('chatgate-reply-router', ReplyRouterNode as unknown as (this: Node, def: NodeDef) => void);
 };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** A reply the user ends up reading: not a typing signal, not an unfinished streamed part. */
 function isWholeReply(msg: { event?: unknown; stream?: unknown }): boolean {

@@ -35,6 +35,14 @@ export interface NativeStreamDeps {
   unavailable(): void;
 }
 
+/** A native stream as a redeploy leaves it: the message it grows and what it appended so far. */
+export interface NativeState {
+  kind: 'slack-native';
+  ts: string;
+  appended: string;
+  diverged: boolean;
+}
+
 export type NativeFinish =
   /** The stream message holds the whole reply; `buttonsLeft`: the buttons could not go with it (send them after). */
   | { kind: 'done'; ts: string; buttonsLeft: boolean }
@@ -63,7 +71,22 @@ export class NativeStream {
   private tail: Promise<void> = Promise.resolve();
   private finished = false;
 
-  constructor(private readonly d: NativeStreamDeps) {}
+  /** `resume`: the stream a view of the previous deploy parked (park), grown on from there. */
+  constructor(
+    private readonly d: NativeStreamDeps,
+    resume?: NativeState,
+  ) {
+    if (resume) {
+      this.ts = resume.ts;
+      this.appended = resume.appended;
+      this.diverged = resume.diverged;
+    }
+  }
+
+  /** For a redeploy: where the stream stands; undefined when it never started. */
+  park(): NativeState | undefined {
+    return this.ts === undefined || this.refused ? undefined : { kind: 'slack-native', ts: this.ts, appended: this.appended, diverged: this.diverged };
+  }
 
   get started(): boolean {
     return this.ts !== undefined;

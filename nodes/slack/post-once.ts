@@ -16,7 +16,7 @@ import type { WebCalls } from './web-calls';
 export const REPLY_EVENT_TYPE = 'chatgate_reply';
 
 export interface PostOnceOptions {
-  /** Lookups (each perhaps followed by one more post) after an uncertain failure. */
+  /** Posts again at most this often after an uncertain failure (every uncertain post is looked for, the last one too). */
   attempts: number;
   /** Pause before a lookup, so a post that is still being processed has landed. */
   settleMs: number;
@@ -61,7 +61,8 @@ export async function postOnce(calls: WebCalls, args: Record<string, unknown> & 
       const r = await calls.call('chat.postMessage', body);
       return { channel: textField(r, 'channel') ?? args.channel, ts: textField(r, 'ts') ?? '' };
     } catch (err) {
-      if (!(err instanceof UncertainError) || attempt >= opts.attempts) throw err;
+      if (!(err instanceof UncertainError)) throw err;
+      // Looked for after the last post too: a reply said to be missing must not be in the channel.
       await sleep(opts.settleMs);
       const seen = await recentMessages(calls, args.channel, args.thread_ts);
       if (!seen) throw err;
@@ -69,6 +70,7 @@ export async function postOnce(calls: WebCalls, args: Record<string, unknown> & 
       const ts = found && textField(found, 'ts');
       if (ts) return { channel: args.channel, ts };
       // Not in the channel: that post never happened, so posting again cannot double it.
+      if (attempt >= opts.attempts) throw err;
     }
   }
 }

@@ -23,7 +23,7 @@ import type { SlackAddress } from './address';
 import { SECTION_MAX, withText, type Block } from './blocks';
 import type { SlackConnection } from './connection';
 import type { OutFile } from './files';
-import { NativeStream } from './native-stream';
+import { NativeStream, type NativeState } from './native-stream';
 import { postOnce } from './post-once';
 import { classify } from './send-errors';
 
@@ -140,6 +140,14 @@ class SlackDelivery implements PlatformDelivery<SlackAddress, SlackReply> {
     return new NativeView(this, c, reply, kit, this.opts.editIntervalMs ?? DEFAULT_EDIT_INTERVAL_MS);
   }
 
+  /** A native stream a view of the previous deploy parked: grown on in the same message. */
+  resumeStream(reply: SlackReply, kit: StreamKit<SlackReply>, state: unknown): StreamView<SlackReply> | undefined {
+    const c = this.opts.connection();
+    const s = state as Partial<NativeState> | undefined;
+    if (!c || s?.kind !== 'slack-native' || typeof s.ts !== 'string' || typeof s.appended !== 'string') return undefined;
+    return new NativeView(this, c, reply, kit, this.opts.editIntervalMs ?? DEFAULT_EDIT_INTERVAL_MS, s as NativeState);
+  }
+
   /** Buttons go under the last streamed message once it is whole; the file follows. */
   async afterStream(reply: SlackReply, ids: string[]): Promise<number> {
     const { address, buttons } = reply;
@@ -234,17 +242,25 @@ class NativeView implements StreamView<SlackReply> {
     reply: SlackReply,
     private readonly kit: StreamKit<SlackReply>,
     intervalMs: number,
+    resume?: NativeState,
   ) {
-    this.native = new NativeStream({
-      calls: c.calls,
-      address: reply.address,
-      lane: kit,
-      intervalMs,
-      bot: () => c.identity,
-      unavailable: () => {
-        c.features.nativeStream = false;
+    this.native = new NativeStream(
+      {
+        calls: c.calls,
+        address: reply.address,
+        lane: kit,
+        intervalMs,
+        bot: () => c.identity,
+        unavailable: () => {
+          c.features.nativeStream = false;
+        },
       },
-    });
+      resume,
+    );
+  }
+
+  park(): unknown {
+    return this.edits ? this.edits.park?.() : this.native.park();
   }
 
   update(textSoFar: string): void {

@@ -8,10 +8,12 @@
  * few times by network-retry.ts). The one resend here is the plain-text fallback after Telegram
  * refused the entities, which means the first send did not happen.
  */
+import { setMaxListeners } from 'node:events';
 import type { Api } from 'grammy';
 import type { InlineKeyboardMarkup, Message } from 'grammy/types';
 import { isEntityError, renderAndSplit, TELEGRAM_CAPTION_MAX_LENGTH, TELEGRAM_HTML, type PlatformFormat, type RenderedPart } from '../core/delivery';
 import { ChannelSender, NoConnectionError, type ChannelSenderOptions, type Delivered, type PlatformDelivery } from '../core/kit/channel-sender';
+import { Stopped } from '../core/kit/live-connection';
 import type { Outbound } from '../core/outbound';
 import type { TelegramAddress } from './address';
 import type { OutMedia } from './media-out';
@@ -40,20 +42,53 @@ export class NoBotError extends NoConnectionError {}
 const CAPTION: PlatformFormat = { ...TELEGRAM_HTML, name: 'telegram-caption', maxLength: TELEGRAM_CAPTION_MAX_LENGTH };
 
 type SendOptions = NonNullable<Parameters<Api['sendMessage']>[2]>;
+type Signal = Parameters<Api['deleteMessage']>[2];
 
 class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramReply> {
   readonly format = TELEGRAM_HTML;
   /** Telegram shows a chat action for about 5 s. */
   readonly typingIntervalMs = 4000;
+  /** Ends the calls still under way (mostly waiting out a retry_after) when a redeploy has waited for them long enough. */
+  private readonly stopper = new AbortController();
 
-  constructor(private readonly opts: SenderOptions) {}
+  constructor(private readonly opts: SenderOptions) {
+    setMaxListeners(0, this.stopper.signal);
+  }
+
+  stop(): void {
+    this.stopper.abort();
+  }
+
+  /** grammy types its signal with the abort-controller package's AbortSignal; Node's is the same at runtime. */
+  private get signal(): Signal {
+    return this.stopper.signal as unknown as Signal;
+  }
+
+  /**
+   * A call cut short by stop() (after a redeploy waited for it) was almost always waiting out a
+   * retry_after or a backoff: Stopped says so, and the next deploy's node makes it. One cut in
+   * the middle of its request may have reached Telegram: the rare double network-retry.ts accepts
+   * too, rather than a lost reply.
+   */
+  private async cut<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (this.stopper.signal.aborted) throw new Stopped();
+      throw err;
+    }
+  }
 
   hasExtra(reply: TelegramReply): boolean {
     return reply.media !== undefined;
   }
 
   /** The messages of one whole reply, in order: the media (captioned when the text fits), then the text. */
-  async sendWhole(reply: TelegramReply, parts: RenderedPart[]): Promise<number> {
+  sendWhole(reply: TelegramReply, parts: RenderedPart[]): Promise<number> {
+    return this.cut(() => this.sendWholeNow(reply, parts));
+  }
+
+  private async sendWholeNow(reply: TelegramReply, parts: RenderedPart[]): Promise<number> {
     const api = this.api();
     const { address, buttons, media } = reply;
     let sent = 0;
@@ -76,11 +111,12 @@ class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramRepl
   stream(reply: TelegramReply) {
     const { address } = reply;
     return {
-      send: async (part: RenderedPart, first: boolean) => String((await this.sendText(this.api(), address, part, first)).message_id),
-      edit: (messageId: string, part: RenderedPart) => this.editText(this.api(), address, Number(messageId), part),
-      delete: async (messageId: string) => {
-        await this.api().deleteMessage(address.chatId, Number(messageId));
-      },
+      send: (part: RenderedPart, first: boolean) => this.cut(async () => String((await this.sendText(this.api(), address, part, first)).message_id)),
+      edit: (messageId: string, part: RenderedPart) => this.cut(() => this.editText(this.api(), address, Number(messageId), part)),
+      delete: (messageId: string) =>
+        this.cut(async () => {
+          await this.api().deleteMessage(address.chatId, Number(messageId), this.signal);
+        }),
     };
   }
 
@@ -89,7 +125,11 @@ class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramRepl
    * drop them again, so they are added last, with the final text (the edit changes only the markup).
    * Media follows the text.
    */
-  async afterStream(reply: TelegramReply, ids: string[]): Promise<number> {
+  afterStream(reply: TelegramReply, ids: string[]): Promise<number> {
+    return this.cut(() => this.afterStreamNow(reply, ids));
+  }
+
+  private async afterStreamNow(reply: TelegramReply, ids: string[]): Promise<number> {
     const { address, buttons, media } = reply;
     if (buttons && ids.length) {
       const last = renderAndSplit(reply.out.text, TELEGRAM_HTML).at(-1);
@@ -125,17 +165,17 @@ class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramRepl
   private async sendText(api: BotApi, address: TelegramAddress, part: RenderedPart, quote: boolean, buttons?: InlineKeyboardMarkup): Promise<Message.TextMessage> {
     const o = { ...this.base(address, quote), ...(buttons ? { reply_markup: buttons } : {}) };
     try {
-      return await api.sendMessage(address.chatId, part.text, { ...o, parse_mode: 'HTML' });
+      return await api.sendMessage(address.chatId, part.text, { ...o, parse_mode: 'HTML' }, this.signal);
     } catch (error) {
       if (!isEntityError(error)) throw error;
-      return api.sendMessage(address.chatId, part.plain, o);
+      return api.sendMessage(address.chatId, part.plain, o, this.signal);
     }
   }
 
   private async sendMedia(api: BotApi, address: TelegramAddress, media: OutMedia, caption: RenderedPart | undefined, buttons: InlineKeyboardMarkup | undefined, quote: boolean): Promise<void> {
     const o = { ...this.base(address, quote), ...(buttons ? { reply_markup: buttons } : {}) };
     const send = (extra: { caption?: string; parse_mode?: 'HTML' }) =>
-      media.kind === 'photo' ? api.sendPhoto(address.chatId, media.file, { ...o, ...extra }) : api.sendDocument(address.chatId, media.file, { ...o, ...extra });
+      media.kind === 'photo' ? api.sendPhoto(address.chatId, media.file, { ...o, ...extra }, this.signal) : api.sendDocument(address.chatId, media.file, { ...o, ...extra }, this.signal);
     if (!caption) {
       await send({});
       return;
@@ -151,10 +191,10 @@ class TelegramDelivery implements PlatformDelivery<TelegramAddress, TelegramRepl
   private async editText(api: BotApi, address: TelegramAddress, messageId: number, part: RenderedPart, buttons?: InlineKeyboardMarkup): Promise<void> {
     const o = buttons ? { reply_markup: buttons } : {};
     try {
-      await api.editMessageText(address.chatId, messageId, part.text, { ...o, parse_mode: 'HTML' });
+      await api.editMessageText(address.chatId, messageId, part.text, { ...o, parse_mode: 'HTML' }, this.signal);
     } catch (error) {
       if (!isEntityError(error)) throw error;
-      await api.editMessageText(address.chatId, messageId, part.plain, o);
+      await api.editMessageText(address.chatId, messageId, part.plain, o, this.signal);
     }
   }
 }

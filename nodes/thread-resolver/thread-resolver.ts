@@ -9,6 +9,7 @@ import { andThen } from '../core/store/state-ops';
 import { threadInfo } from '../core/threads';
 import { minutes } from '../gateway/gateway-settings';
 import { throttleStatus } from '../common/status-throttle';
+import { handOverLateSends } from '../common/late-sends';
 
 interface ThreadResolverDef extends NodeDef {
   gateway: string;
@@ -21,6 +22,8 @@ interface ThreadResolverDef extends NodeDef {
 export = function (RED: NodeAPI): void {
   function ThreadResolverNode(this: Node, def: ThreadResolverDef) {
     RED.nodes.createNode(this, def);
+    // A message under way when a redeploy closes the node goes on from the next deploy's node.
+    handOverLateSends(RED, this);
     const node = this;
     const gateway = getGateway(RED, def.gateway);
     const ownStrategy = StrategySchema.safeParse(def.strategy);

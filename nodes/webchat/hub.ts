@@ -46,6 +46,8 @@ export class WebchatHub {
   private readonly waiting = new Map<string, Waiting[]>();
   /** Called whenever the number of connected users changes. */
   onUsersChanged: (users: number) => void = () => {};
+  /** Replies that waited for an offline user were dropped (the oldest) to keep the newest `maxQueued`. */
+  onEvicted: (userId: string, count: number) => void = () => {};
   /** A user's first socket here opened / last one closed. */
   onUserOnline: (userId: string) => void = () => {};
   onUserOffline: (userId: string) => void = () => {};
@@ -114,7 +116,11 @@ export class WebchatHub {
     const earlier = streamId === undefined ? -1 : queue.findIndex((w) => w.frame.type === 'reply' && w.frame.streamId === streamId);
     if (earlier >= 0) queue.splice(earlier, 1);
     queue.push({ frame, at: now });
-    if (queue.length > this.limits.maxQueued) queue.splice(0, queue.length - this.limits.maxQueued);
+    if (queue.length > this.limits.maxQueued) {
+      const over = queue.length - this.limits.maxQueued;
+      queue.splice(0, over);
+      this.onEvicted(userId, over);
+    }
     return 'queued';
   }
 

@@ -9,13 +9,15 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { buildChat } from '../core/inbound';
+import { toJid } from '../core/jid';
 import { linkChannel } from '../gateway/channel-link';
 import { frameId, MAX_PAYLOAD_BYTES, parseClientFrame, USER_ID_PATTERN, type ClientMessage } from './frames';
-import { registerHub, send, unregisterHub, WebchatHub } from './hub';
+import { DEFAULT_LIMITS, registerHub, send, unregisterHub, WebchatHub } from './hub';
 import { WebchatRelay } from './relay';
 import { claimPath, listenUpgrades, normalizePath, publicPath, releasePath, removeRoutes } from './mount';
 import { ASSETS, PAGE_CSP, pageStrings, readAsset, renderIndex, type AssetName } from './page';
 import { safeError } from '../core/redact';
+import { handOverLateSends } from '../common/late-sends';
 
 interface WebchatInDef extends NodeDef {
   gateway?: string;
@@ -44,6 +46,8 @@ class TokenBucket {
 export = function (RED: NodeAPI): void {
   function ChatgateWebchatInNode(this: Node, def: WebchatInDef) {
     RED.nodes.createNode(this, def);
+    // A message taken just before a redeploy closes the node leaves from the next deploy's node.
+    handOverLateSends(RED, this);
     const node = this;
     const link = linkChannel(RED, node, def.gateway, { platform: 'webchat', direction: 'in', name: def.name || 'webchat' });
     const title = def.title?.trim() || 'chatgate';
@@ -116,6 +120,9 @@ export = function (RED: NodeAPI): void {
     const showUsers = (users: number) =>
       link.status('connected', RED._('webchat-in.status.users', { count: users, path: fullPath }));
     hub.onUsersChanged = showUsers;
+    // Never dropped silently: the operator hears of every reply that gave way to a newer one.
+    hub.onEvicted = (userId, count) =>
+      node.warn(RED._('webchat-in.errors.evicted', { chat: toJid('webchat', userId), count: String(count), max: String(DEFAULT_LIMITS.maxQueued) }));
     registerHub(hub);
     // Other instances running this flow on the same gateway (Redis): replies reach a visitor's
     // page whichever instance it is connected to.
@@ -208,7 +215,8 @@ export = function (RED: NodeAPI): void {
       // page resends unacknowledged messages after a reconnect, which this turns into one.
       // A store that is down rejects here: the page hears an error, no ack, and sends the message again.
       if (!(await gateway!.ops.isDuplicate('webchat', node.id, `${m.userId}/${m.id}`))) {
-        if (closed) return;
+        // Seen now, so it goes on even if the node closed meanwhile (a resend would be a duplicate):
+        // a redeploy hands it to the next deploy's node.
         const chat = buildChat(
           {
             platform: 'webchat',

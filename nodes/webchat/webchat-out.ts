@@ -42,7 +42,8 @@ export = function (RED: NodeAPI): void {
       const chat = toJid('webchat', chatId);
       if (result === 'sent') link.status('connected', RED._('webchat-out.status.sent', { chat, users: hub.users() }));
       else if (result === 'queued') link.status('connected', RED._('webchat-out.status.queued', { chat, users: hub.users() }));
-      else link.status('error', RED._('webchat-out.status.dropped', { chat }), RED._('webchat-out.status.dropped', { chat }));
+      // Refused, never silently: done(err) lets a Catch node see it (failed() shows it on the status).
+      else throw new Error(RED._('webchat-out.status.dropped', { chat }));
     }
 
     function failed(err: unknown): Error {

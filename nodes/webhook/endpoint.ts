@@ -14,6 +14,7 @@ import { readRawBody } from '../common/raw-body';
 import { RAW_BODY, type CapturedRequest } from '../common/raw-capture';
 import type { WebhookSettings } from './settings';
 import { safeError } from '../core/redact';
+import { ChatQueue, ChatQueueClosedError } from '../core/delivery/chat-queue';
 
 /** The part of a gateway an endpoint uses. */
 export interface EndpointGateway {
@@ -76,7 +77,8 @@ export function threadView(thread: unknown): Record<string, unknown> | undefined
 export class WebhookEndpoint {
   private readonly pending = new Map<string, Pending>();
   /** Callbacks of one chat go out one after another, so streamed parts arrive in order. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Callbacks of one chat go one after another, and a bounded number wait (the delivery engine's queue). */
+  private readonly order = new ChatQueue();
   private readonly closing = new AbortController();
   private closed = false;
 
@@ -129,11 +131,18 @@ export class WebhookEndpoint {
         // A shared store that is down: the sender tries again later instead of the message being lost.
         return json(res, 503, { error: 'the gateway state is not reachable; try again' });
       }
-      if (this.closed) return json(res, 503, { error: 'webhook is stopping' });
       if (duplicate) return json(res, 200, { duplicate: true, messageId: body.messageId });
     }
     const msg: WebhookMessage = { payload: body.text, chat: webhookChat(body, this.id) };
     const messageId = msg.chat.messageId;
+    if (this.closed) {
+      // Seen already (a resend would be a duplicate), so it goes on: a redeploy hands it to the next
+      // deploy's node, whose reply goes to the callback URL. A sync caller hears 503 and, resending,
+      // "duplicate".
+      json(res, s.mode === 'sync' ? 503 : 202, s.mode === 'sync' ? { error: 'webhook is stopping', messageId } : { accepted: true, messageId });
+      this.hooks.emit(msg);
+      return;
+    }
     if (s.mode === 'sync') {
       // Registered before the message leaves, so a reply from a synchronous flow finds it.
       const timer = setTimeout(() => {
@@ -189,33 +198,28 @@ export class WebhookEndpoint {
       ...(out.threadId ? { thread: { id: out.threadId } } : {}),
       ...(out.stream ? { stream: out.stream } : {}),
     };
-    await this.inOrder(out.replyTo.chatId, () =>
-      postCallback(url, body, {
-        secret: this.settings.callbackSecret,
-        signatureHeader: this.settings.signatureHeader,
-        signal: this.closing.signal,
-      }).catch((err: unknown) => {
+    await this.order
+      .run(out.replyTo.chatId, () =>
+        postCallback(url, body, {
+          secret: this.settings.callbackSecret,
+          signatureHeader: this.settings.signatureHeader,
+          signal: this.closing.signal,
+        }),
+      )
+      .catch((err: unknown) => {
+        // Cut by the close (waiting in the queue, between retries, or under way): the next deploy's node calls back.
+        if (err instanceof ChatQueueClosedError || this.closed) throw new DeliveryError('stopped');
+        // A failed callback, or one refused because too many wait for the chat (never dropped silently).
         throw new DeliveryError('callbackFailed', { message: safeError(err).message });
-      }),
-    );
+      });
     return 'called-back';
-  }
-
-  private inOrder<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const run = prev.then(task, task);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
   }
 
   /** Answers every waiting request 503 and stops retrying callbacks. */
   close(): void {
     this.closed = true;
     this.closing.abort();
+    this.order.close();
     for (const [messageId, p] of this.pending) {
       clearTimeout(p.timer);
       json(p.res, 503, { error: 'webhook stopped before a reply', messageId });

@@ -12,12 +12,15 @@ import { hasPostRoute, mountPost, type HttpApp } from '../common/http-routes';
 import { readSettings, type WebhookInCredentials, type WebhookInDef } from './settings';
 import { safeError } from '../core/redact';
 import { credentialValues, registerSecrets } from '../common/node-secrets';
+import { handOverLateSends } from '../common/late-sends';
 
 type WebhookInNode = Node<WebhookInCredentials>;
 
 export = function (RED: NodeAPI): void {
   function ChatgateWebhookInNode(this: WebhookInNode, def: WebhookInDef & NodeDef) {
     RED.nodes.createNode(this, def);
+    // A message taken just before a redeploy closes the node leaves from the next deploy's node.
+    handOverLateSends(RED, this);
     const node = this;
     const { settings, problems } = readSettings(def, node.credentials ?? {});
     registerSecrets(node, credentialValues(node.credentials));

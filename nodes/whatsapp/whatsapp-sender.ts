@@ -20,7 +20,7 @@
  * account's StatusBook, so Meta's later sent / delivered / read / failed reports find their chat.
  */
 import { WHATSAPP_TEXT, type RenderedPart } from '../core/delivery';
-import { ChannelSender, NoConnectionError, type Delivered, type PlatformDelivery, type StreamView } from '../core/kit/channel-sender';
+import { ChannelSender, NoConnectionError, type Delivered, type ParkedStream, type PlatformDelivery, type StreamView } from '../core/kit/channel-sender';
 import type { Outbound } from '../core/outbound';
 import { recipientOf, type WhatsAppAddress } from './address';
 import type { WhatsAppConnection } from './connection';
@@ -232,5 +232,14 @@ export class WhatsAppSender {
 
   close(): void {
     this.kit.close();
+  }
+
+  /** A redeploy (see ChannelSender.handOver); WhatsApp has no streams by edits, so only sends under way matter. */
+  handOver(waitMs: number): Promise<ParkedStream[]> {
+    return this.kit.handOver(waitMs);
+  }
+
+  adopt(streams: ParkedStream[]): void {
+    this.kit.adopt(streams);
   }
 }

@@ -75,9 +75,16 @@ export interface ConnectionUsersOptions<S> {
   starting?(status: S): S;
 }
 
+/**
+ * How long a config node's close waits for its users to finish theirs: an out node closing for a
+ * redeploy finishes the sends under way on the live connection (see runOutNode) before it lets go.
+ */
+export const USERS_CLOSE_WAIT_MS = 5000;
+
 export class ConnectionUsers<S extends { state: ChannelState; message?: string }> {
   private readonly users = new Map<string, User>();
   private lease: Lease | undefined;
+  private readonly emptied: Array<() => void> = [];
 
   /** `connection` undefined: the config node is unusable and `problem` says why to every user. */
   constructor(
@@ -119,6 +126,7 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
 
   deregister(node: Node, done?: () => void): void {
     this.users.delete(node.id);
+    if (this.users.size === 0) this.emptied.splice(0).forEach((w) => w());
     const finish = () => done?.();
     if (!this.connection) return finish();
     if (this.users.size === 0) this.stopThenRelease().then(finish, finish);
@@ -131,15 +139,32 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
     for (const u of this.users.values()) this.showTo(u, status.state, text, message);
   }
 
-  /** On the config node's close: forget the users and stop the connection, then `done`. */
-  close(done: () => void): void {
-    this.users.clear();
-    if (!this.connection) return done();
-    // Awaited: Node-RED starts the next deploy's nodes only after this, so no second connection.
-    this.stopThenRelease().then(
-      () => done(),
-      () => done(),
-    );
+  /**
+   * On the config node's close: forget the users and stop the connection, then `done`. A redeploy
+   * closes the users first: in nodes have let go by now, and an out node may still be finishing a
+   * send (see runOutNode); with only such users left, the stop waits for them, `waitMs` at most.
+   */
+  close(done: () => void, waitMs = USERS_CLOSE_WAIT_MS): void {
+    if (!this.connection) {
+      this.users.clear();
+      return done();
+    }
+    const stop = () => {
+      this.users.clear();
+      // Awaited: Node-RED starts the next deploy's nodes only after this, so no second connection.
+      this.stopThenRelease().then(
+        () => done(),
+        () => done(),
+      );
+    };
+    if (this.users.size === 0 || this.receiving) return stop();
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise<void>((r) => this.emptied.push(r));
+    const waited = new Promise<void>((r) => (timer = setTimeout(r, waitMs)));
+    void Promise.race([gone, waited]).then(() => {
+      clearTimeout(timer);
+      stop();
+    });
   }
 
   /** The poll (or session) has ended before the lease goes, so another instance never overlaps it. */

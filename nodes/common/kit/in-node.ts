@@ -13,6 +13,8 @@ import { errorText } from '../../core/error-text';
 import { redact } from '../../core/redact';
 import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
 import type { ConnectionOwner } from './out-node';
+import { handOverLateSends } from '../late-sends';
+import { claim, park } from '../../core/handover';
 
 /** A platform event as the flow will see it. */
 export interface InboundMessage {
@@ -57,20 +59,30 @@ export interface InNode {
 }
 
 export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InNode {
+  // An event taken just before a redeploy closes the node (the platform was told it arrived) leaves from the next deploy's node.
+  handOverLateSends(RED, node);
   const link = linkChannel(RED, node, spec.gatewayId, { platform: spec.platform, direction: 'in', name: spec.name });
   const gateway = link.gateway;
   const rejected = new RejectTally();
   let unsubscribe: (() => void) | undefined;
   const state = { link, closed: false };
+  /**
+   * Set when a redeploy closes the node: events the connection still hands over (the platform was
+   * told they arrived: an ack, a 200, a confirmed update) are kept, as they came, for the next
+   * deploy's node. The connection stops soon after (its config node closes too).
+   */
+  let after: unknown[] | undefined;
+  const parkedKey = `in-events:${node.id}`;
 
   const fail = (message: string) => {
     link.status('error', message, message);
     node.error(message);
   };
 
-  node.on('close', (_removed: boolean, done: () => void) => {
+  node.on('close', (removed: boolean, done: () => void) => {
     state.closed = true;
-    unsubscribe?.();
+    if (removed) unsubscribe?.();
+    else after = [];
     link.close();
     // Each kind was logged once; the counts say how much of it there was.
     if (rejected.total > 0) node.warn(RED._(`${spec.catalog}.errors.malformedSummary`, { count: String(rejected.total), kinds: rejected.summary() }));
@@ -98,7 +110,14 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
     const message = spec.map(parsed.value);
     if (!message) return;
     await gateway!.ready;
-    if (state.closed) return;
+    if (state.closed) {
+      // Not seen yet: the next deploy's node takes it from the start (a removed node drops it).
+      if (after) {
+        after.push(raw);
+        park(parkedKey, after);
+      }
+      return;
+    }
     const msg = { payload: message.payload, chat: message.chat, ...(message.extras ?? {}) } as NodeMessage & Record<string, unknown>;
     let duplicate: boolean;
     try {
@@ -109,21 +128,27 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
       node.error(redact(RED._('chatgate.errors.storeFailed', { message: errorText(err) })), msg);
       return;
     }
-    if (duplicate || state.closed) return;
+    // Past this point the event counts as seen: it goes on even if the node closed meanwhile (a
+    // redeploy hands it to the next deploy's node; a node removed from the flow sends it nowhere).
+    if (duplicate) return;
     spec.accepted?.(parsed.value, message);
-    if (spec.enrich) {
-      await spec.enrich(parsed.value, message, msg);
-      if (state.closed) return;
-    }
+    if (spec.enrich) await spec.enrich(parsed.value, message, msg);
     node.send(msg);
   }
 
-  unsubscribe = spec.subscribe((raw) =>
+  const take = (raw: unknown): Promise<void> =>
     handle(raw).catch((err: unknown) => {
       // A handler failure is one event's problem; the connection and the next event go on.
       node.error(redact(RED._('chatgate.status.error', { message: errorText(err) })));
-    }),
-  );
+    });
+  unsubscribe = spec.subscribe((raw) => {
+    if (!after) return take(raw);
+    after.push(raw);
+    park(parkedKey, after);
+    return Promise.resolve();
+  });
+  // Events the previous deploy's node of this id got while it was closing.
+  for (const raw of claim<unknown[]>(parkedKey) ?? []) void take(raw);
   // The gateway grants the lease that makes this instance the one that polls (or holds the session).
   spec.owner.register(node, { sink: link, receive: true, gateway, ...(spec.standby !== undefined ? { standby: spec.standby } : {}) });
   return state;

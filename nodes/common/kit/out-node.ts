@@ -14,7 +14,9 @@ import type { Platform, Result } from '../../core/envelope';
 import { toJid } from '../../core/jid';
 import { readOutbound, type Outbound } from '../../core/outbound';
 import { redact, safeError } from '../../core/redact';
-import { NoConnectionError, type Delivered, type KitAddress, type KitReply } from '../../core/kit/channel-sender';
+import { NoConnectionError, type Delivered, type KitAddress, type KitReply, type ParkedStream } from '../../core/kit/channel-sender';
+import { Stopped } from '../../core/kit/live-connection';
+import { claim, forgetUnlessRedeploy, park } from '../../core/handover';
 import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
 import { throttleStatus } from '../status-throttle';
 import type { RegisterOptions } from './connection-users';
@@ -28,7 +30,20 @@ export interface ConnectionOwner {
 export interface OutSender<R> {
   deliver(reply: R): Promise<Delivered>;
   close(): void;
+  /** A redeploy: refuse what is queued, wait a little for what is under way, return the open streams, close (ChannelSender). */
+  handOver?(waitMs: number): Promise<ParkedStream[]>;
+  /** The streams the previous deploy's sender handed over. */
+  adopt?(streams: ParkedStream[]): void;
 }
+
+/** What an out node leaves the next deploy's node of the same id: its open streams, and the replies it had not sent yet. */
+interface HandedOver {
+  streams: ParkedStream[];
+  msgs: NodeMessage[];
+}
+
+/** How long a redeploy waits for a send under way (one call, or a retry's wait) before it goes on. */
+const HANDOVER_WAIT_MS = 3000;
 
 export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
   platform: Platform;
@@ -54,6 +69,7 @@ export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
 }
 
 export function runOutNode<A extends KitAddress, R extends KitReply<A>>(RED: NodeAPI, node: Node, spec: OutNodeSpec<A, R>): ChannelLink {
+  forgetUnlessRedeploy(RED.events as unknown as Parameters<typeof forgetUnlessRedeploy>[0]);
   const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
   const link = linkChannel(RED, node, spec.gatewayId || undefined, { platform: spec.platform, direction: 'out', name: spec.name });
   const status = throttleStatus();
@@ -110,24 +126,78 @@ export function runOutNode<A extends KitAddress, R extends KitReply<A>>(RED: Nod
     }
   });
 
-  node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
+  /**
+   * Replies stopped before they were sent: refused from the queue by the node's close, or cut out
+   * of a wait between tries by the connection's stop (the config node may close first). A
+   * redeploy hands them to the next deploy's node; a removal fails them. By arrival.
+   */
+  const interrupted: Array<{ n: number; msg: NodeMessage; done: (err?: Error) => void; err: unknown }> = [];
+  let closing: 'removed' | 'redeploy' | 'closed' | undefined;
+  /** After a redeploy's hand-over: what was parked, to which a reply arriving late is added. */
+  let handedOver: HandedOver | undefined;
+  let arrival = 0;
+
+  function handle(msg: NodeMessage, done: (err?: Error) => void): void {
     const prepared = prepare(msg as NodeMessage & Record<string, unknown>);
     if (!prepared.ok) return done(invalid(prepared.error));
+    const n = arrival++;
     sender.deliver(prepared.value).then(
       (d) => {
         shown(d, prepared.value);
         done();
       },
-      (err: unknown) => done(failed(err)),
+      (err: unknown) => {
+        if ((err instanceof ChatQueueClosedError || err instanceof Stopped) && closing !== 'removed') {
+          if (handedOver) {
+            // Came in after the hand-over (a message still on its way through the runtime).
+            handedOver.msgs.push(msg);
+            park(`out:${node.id}`, handedOver);
+            return done();
+          }
+          interrupted.push({ n, msg, done, err });
+          return;
+        }
+        done(failed(err));
+      },
     );
-  });
+  }
 
-  node.on('close', (_removed: boolean, done: () => void) => {
+  // What the previous deploy's node of this id left: its streams go on, its unsent replies go first.
+  const taken = claim<HandedOver>(`out:${node.id}`);
+  if (taken) {
+    sender.adopt?.(taken.streams);
+    for (const m of taken.msgs) handle(m, (err) => err && node.error(err, m));
+  }
+
+  node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => handle(msg, done));
+
+  node.on('close', (removed: boolean, done: () => void) => {
     status.close();
-    sender.close();
-    link.close();
-    if (spec.owner) spec.owner.deregister(node, done);
-    else done();
+    const finish = () => {
+      link.close();
+      if (spec.owner) spec.owner.deregister(node, done);
+      else done();
+    };
+    if (removed || !sender.handOver) {
+      closing = 'removed';
+      sender.close();
+      for (const i of interrupted.splice(0)) i.done(failed(i.err));
+      return finish();
+    }
+    // A redeploy: nothing is dropped; what this node could not finish, the next one does.
+    closing = 'redeploy';
+    const handOver = (streams: ParkedStream[]) => {
+      closing = 'closed';
+      const stopped = interrupted.splice(0).sort((a, b) => a.n - b.n);
+      handedOver = { streams, msgs: stopped.map((i) => i.msg) };
+      park(`out:${node.id}`, handedOver);
+      for (const i of stopped) i.done();
+      finish();
+    };
+    sender.handOver(HANDOVER_WAIT_MS).then(handOver, () => {
+      sender.close();
+      handOver([]);
+    });
   });
   return link;
 }

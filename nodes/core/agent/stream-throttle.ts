@@ -18,6 +18,8 @@ export interface StreamThrottleOptions {
   intervalMs: number;
   emit: (part: StreamPart) => void;
   now?: () => number;
+  /** The first part's seq (a stream picked up again after a redeploy goes on where it stopped). */
+  firstSeq?: number;
 }
 
 export const DEFAULT_STREAM_INTERVAL_MS = 1000;
@@ -31,8 +33,12 @@ export class StreamThrottle {
   private finished = false;
   private readonly now: () => number;
 
+  private readonly firstSeq: number;
+
   constructor(private readonly opts: StreamThrottleOptions) {
     this.now = opts.now ?? Date.now;
+    this.firstSeq = opts.firstSeq ?? 0;
+    this.seq = this.firstSeq;
   }
 
   /** The text received so far. */
@@ -42,6 +48,11 @@ export class StreamThrottle {
 
   /** How many parts (partial or final) have left. */
   get emitted(): number {
+    return this.seq - this.firstSeq;
+  }
+
+  /** The seq the next part would carry. */
+  get nextSeq(): number {
     return this.seq;
   }
 

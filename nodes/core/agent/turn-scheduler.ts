@@ -2,11 +2,14 @@
  * Ordered agent turns: one turn at a time per thread, threads in parallel up to a limit. A message
  * for a busy thread waits (followup), is merged into the thread's next turn (collect), or aborts
  * the running turn and goes next (interrupt). The queue is bounded per thread and overall; a message
- * that does not fit is refused to the caller, never dropped. No Node-RED in here.
+ * that does not fit is refused to the caller, never dropped. Threads are grouped in lanes (a
+ * chat): a freed slot goes to the lane with the fewest turns running, and within it to the oldest
+ * waiting message, so a chat with a thousand threads waiting (a busy group, a thread per message)
+ * cannot keep another chat's message waiting behind all of them. No Node-RED in here.
  */
 
 import { guard } from '../guard';
-import { ReadyHeap } from './ready-heap';
+import { Heap, ReadyHeap } from './ready-heap';
 
 export const QUEUE_MODES = ['followup', 'collect', 'interrupt'] as const;
 export type QueueMode = (typeof QUEUE_MODES)[number];
@@ -59,6 +62,8 @@ interface Waiting<T> {
   item: T;
   /** Global arrival order, so threads waiting for a free slot start first come, first served. */
   seq: number;
+  /** The lane (chat) the message came from. */
+  lane: string;
 }
 
 interface ThreadState<T> {
@@ -66,11 +71,30 @@ interface ThreadState<T> {
   running?: AbortController;
 }
 
+/** A lane's ready threads (oldest waiting message first) and the turns it has running. */
+interface LaneState {
+  ready: ReadyHeap;
+  active: number;
+  /** Bumped whenever the lane's place changes; older entries in the lane heap are stale. */
+  version: number;
+}
+
+interface LaneEntry {
+  lane: string;
+  active: number;
+  seq: number;
+  version: number;
+}
+
+/** Lanes with a thread ready: fewest turns running first, then the oldest waiting message. */
+const laneBefore = (a: LaneEntry, b: LaneEntry) => a.active < b.active || (a.active === b.active && a.seq < b.seq);
+
 export class TurnScheduler<T> {
   private readonly opts: SchedulerOptions;
   private readonly threads = new Map<string, ThreadState<T>>();
   private readonly running = new Set<Promise<void>>();
-  private readonly ready = new ReadyHeap();
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly ready = new Heap<LaneEntry>(laneBefore);
   private active = 0;
   private queued = 0;
   private seq = 0;
@@ -99,18 +123,21 @@ export class TurnScheduler<T> {
     return this.opts.mode;
   }
 
-  /** Hands a message to its thread; it runs now, or waits, or is refused (the caller reports it). */
-  submit(threadId: string, item: T): SubmitResult {
+  /**
+   * Hands a message to its thread; it runs now, or waits, or is refused (the caller reports it).
+   * `lane` is the chat it came from (default: a lane of its own thread).
+   */
+  submit(threadId: string, item: T, lane: string = threadId): SubmitResult {
     if (this.closed) return { accepted: false, reason: 'closed' };
     const thread = this.threads.get(threadId) ?? { queue: [] };
     if (thread.queue.length >= this.opts.maxQueue) return { accepted: false, reason: 'thread-queue-full' };
     if (this.queued >= this.opts.maxTotalQueue) return { accepted: false, reason: 'queue-full' };
     this.threads.set(threadId, thread);
     const seq = this.seq++;
-    thread.queue.push({ item, seq });
+    thread.queue.push({ item, seq, lane });
     this.queued++;
     // A thread becomes ready with its first waiting message (a running one, when its turn ends).
-    if (!thread.running && thread.queue.length === 1) this.ready.push({ threadId, seq });
+    if (!thread.running && thread.queue.length === 1) this.makeReady(threadId, thread);
     if (thread.running && this.opts.mode === 'interrupt') thread.running.abort(new TurnAborted('interrupt'));
     this.pump();
     const started = !thread.queue.some((w) => w.item === item);
@@ -132,6 +159,7 @@ export class TurnScheduler<T> {
     }
     this.queued = 0;
     this.ready.clear();
+    this.lanes.clear();
     this.onChange(this.stats);
     return dropped;
   }
@@ -141,23 +169,47 @@ export class TurnScheduler<T> {
     while (this.running.size) await Promise.allSettled(Array.from(this.running));
   }
 
-  /** Starts turns while there are free slots, oldest waiting message first. */
+  /** The thread's head message waits in its lane for a free slot. */
+  private makeReady(threadId: string, thread: ThreadState<T>): void {
+    const head = thread.queue[0];
+    let lane = this.lanes.get(head.lane);
+    if (!lane) this.lanes.set(head.lane, (lane = { ready: new ReadyHeap(), active: 0, version: 0 }));
+    lane.ready.push({ threadId, seq: head.seq });
+    this.place(head.lane, lane);
+  }
+
+  /** Puts the lane back in the lane heap at its current place, or forgets it when it holds nothing. */
+  private place(key: string, lane: LaneState): void {
+    lane.version++;
+    const head = lane.ready.peek();
+    if (head) this.ready.push({ lane: key, active: lane.active, seq: head.seq, version: lane.version });
+    else if (lane.active === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  }
+
+  /** Starts turns while there are free slots: the lane with the fewest running, its oldest message first. */
   private pump(): void {
     while (!this.closed && this.active < this.opts.concurrency) {
-      const next = this.ready.pop();
-      if (!next) return;
-      const t = this.threads.get(next.threadId);
-      // Stale: the thread is gone, running, or its head is not the message it was ready with.
-      if (!t || t.running || !t.queue.length || t.queue[0].seq !== next.seq) continue;
-      this.start(next.threadId, t);
+      const top = this.ready.pop();
+      if (!top) return;
+      const lane = this.lanes.get(top.lane);
+      if (!lane || lane.version !== top.version) continue;
+      for (let next = lane.ready.pop(); next; next = lane.ready.pop()) {
+        const t = this.threads.get(next.threadId);
+        // Stale: the thread is gone, running, or its head is not the message it was ready with.
+        if (!t || t.running || !t.queue.length || t.queue[0].seq !== next.seq) continue;
+        this.start(next.threadId, t, top.lane, lane);
+        break;
+      }
+      this.place(top.lane, lane);
     }
   }
 
-  private start(threadId: string, thread: ThreadState<T>): void {
+  private start(threadId: string, thread: ThreadState<T>, laneKey: string, lane: LaneState): void {
     const taken = this.opts.mode === 'collect' ? thread.queue.splice(0) : thread.queue.splice(0, 1);
     this.queued -= taken.length;
     const controller = new AbortController();
     thread.running = controller;
+    lane.active++;
     this.active++;
     const turn: Turn<T> = { threadId, items: taken.map((w) => w.item), signal: controller.signal };
     const done = (async () => {
@@ -170,8 +222,13 @@ export class TurnScheduler<T> {
       this.running.delete(done);
       thread.running = undefined;
       this.active--;
+      const lane = this.lanes.get(laneKey);
+      if (lane && !this.closed) {
+        lane.active--;
+        this.place(laneKey, lane);
+      }
       if (!thread.queue.length && this.threads.get(threadId) === thread) this.threads.delete(threadId);
-      else if (thread.queue.length && !this.closed) this.ready.push({ threadId, seq: thread.queue[0].seq });
+      else if (thread.queue.length && !this.closed) this.makeReady(threadId, thread);
       // The next turn starts from here, a handler nobody awaits: a throw must not escape it.
       guard(() => this.pump())();
       guard(() => this.onChange(this.stats))();

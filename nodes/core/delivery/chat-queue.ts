@@ -6,13 +6,16 @@
  */
 
 export const DEFAULT_MAX_PENDING_PER_CHAT = 100;
+/** Chats with sends queued or running at once: a ceiling on memory (each holds up to 101 sends). */
+export const DEFAULT_MAX_CHATS = 10_000;
 
 export class ChatQueueFullError extends Error {
   constructor(
     readonly chatKey: string,
     readonly limit: number,
+    message = `chat queue full: ${limit} sends already waiting for chat ${chatKey}`,
   ) {
-    super(`chat queue full: ${limit} sends already waiting for chat ${chatKey}`);
+    super(message);
     this.name = 'ChatQueueFullError';
   }
 }
@@ -27,6 +30,8 @@ export class ChatQueueClosedError extends Error {
 export interface ChatQueueOptions {
   /** Tasks waiting per chat (the running one not counted) before `run` rejects. */
   maxPending?: number;
+  /** Chats with tasks queued or running before `run` rejects a task for one more chat. */
+  maxChats?: number;
 }
 
 interface Job {
@@ -43,10 +48,12 @@ interface Lane {
 export class ChatQueue {
   private readonly lanes = new Map<string, Lane>();
   private readonly maxPending: number;
+  private readonly maxChats: number;
   private closed = false;
 
   constructor(opts: ChatQueueOptions = {}) {
     this.maxPending = Math.max(0, opts.maxPending ?? DEFAULT_MAX_PENDING_PER_CHAT);
+    this.maxChats = Math.max(1, opts.maxChats ?? DEFAULT_MAX_CHATS);
   }
 
   /** Runs `task` after every earlier task for `chatKey` has settled. */
@@ -54,6 +61,9 @@ export class ChatQueue {
     if (this.closed) return Promise.reject(new ChatQueueClosedError());
     let lane = this.lanes.get(chatKey);
     if (!lane) {
+      if (this.lanes.size >= this.maxChats) {
+        return Promise.reject(new ChatQueueFullError(chatKey, this.maxChats, `too many chats at once: sends to ${this.maxChats} chats are already queued or running; the send to chat ${chatKey} was refused`));
+      }
       lane = { waiting: [], running: false };
       this.lanes.set(chatKey, lane);
     }

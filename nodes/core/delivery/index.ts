@@ -51,7 +51,7 @@ export {
 export { readWhatsApp, whatsappVisibleText, type WhatsAppReading, type WhatsAppReadOptions } from './whatsapp-reader';
 export { PLAIN, plainFormat, serializePlain, measurePlain } from './render-plain';
 export { retryAfterMs, isNotModified, isEntityError } from './errors';
-export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions } from './stream-editor';
+export { StreamEditor, DEFAULT_EDIT_INTERVAL_MS, type StreamEditorOptions, type SentMessage } from './stream-editor';
 export { TypingKeeper, DEFAULT_TYPING_INTERVAL_MS, DEFAULT_TYPING_MAX_MS, type TypingKeeperOptions, type SendTyping } from './typing-keeper';
-export { ChatQueue, ChatQueueFullError, ChatQueueClosedError, DEFAULT_MAX_PENDING_PER_CHAT, type ChatQueueOptions } from './chat-queue';
+export { ChatQueue, ChatQueueFullError, ChatQueueClosedError, DEFAULT_MAX_CHATS, DEFAULT_MAX_PENDING_PER_CHAT, type ChatQueueOptions } from './chat-queue';
 export { systemClock, ManualClock, type Clock, type TimerHandle } from './clock';

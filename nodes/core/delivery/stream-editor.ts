@@ -24,9 +24,12 @@ export interface StreamEditorOptions {
   /** Failures of intermediate edits (the next update retries them); `finish` rejects instead. */
   onError?: (error: unknown) => void;
   clock?: Clock;
+  /** Messages the stream already shows (sent by the editor of the previous deploy): edited, not sent again. */
+  sent?: SentMessage[];
 }
 
-interface SentMessage {
+/** One message of a stream: its platform id and the text it shows. */
+export interface SentMessage {
   id: string;
   text: string;
 }
@@ -55,11 +58,17 @@ export class StreamEditor {
     this.intervalMs = Math.max(0, opts.intervalMs ?? DEFAULT_EDIT_INTERVAL_MS);
     this.split = opts.split ?? renderAndSplit;
     this.clock = opts.clock ?? systemClock;
+    for (const m of opts.sent ?? []) this.sent.push({ id: m.id, text: m.text });
   }
 
   /** Ids of the messages this stream has sent, in order. */
   get messageIds(): string[] {
     return this.sent.map((message) => message.id);
+  }
+
+  /** The messages this stream shows and their texts (for a redeploy to go on with them). */
+  get shown(): SentMessage[] {
+    return this.sent.map((m) => ({ ...m }));
   }
 
   get done(): boolean {

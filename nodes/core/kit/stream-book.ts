@@ -57,6 +57,11 @@ export class StreamBook<A, V extends Closable> {
     return s;
   }
 
+  /** Every open stream, by id (for a redeploy to hand them over). */
+  open(): Array<[string, OpenStream<A, V>]> {
+    return [...this.streams];
+  }
+
   forgetIdle(): void {
     const cutoff = this.now() - this.idleMs;
     for (const [id, s] of this.streams) {

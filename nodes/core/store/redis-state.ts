@@ -19,7 +19,7 @@ import type { GatewaySettings } from '../gateway-state';
 import { composeKey } from '../keys';
 import { DEFAULT_MEMORY_LIMITS, type MemoryLimits, type MemoryTurn } from '../memory';
 import { redact } from '../redact';
-import type { ListenerLookup } from '../reply-listeners';
+import { listenerAddress, type ListenerLookup } from '../reply-listeners';
 import { newThreadId, PER_MESSAGE_RETENTION_MS, threadKey, type ListQuery, type Resolution, type ThreadChat, type ThreadRecord } from '../threads';
 import { RedisLease, type LeaseOptions } from './redis-lease';
 import { DEFAULT_RETENTION, type ChatsQuery, type ChatSummary, type HistoryEntry, type HistoryRetention, type HistoryStore, type MessagesQuery, type StoredHistoryEntry } from './rows';
@@ -944,7 +944,7 @@ export class RedisState implements StateOps {
 
   registerListener(threadId: string, address: ReplyTo, now = Date.now()): Promise<void> {
     const ttl = Math.max(0, this.settings.listenerTtlMs);
-    const value = JSON.stringify({ address, expiresAt: now + ttl });
+    const value = JSON.stringify({ address: listenerAddress(address), expiresAt: now + ttl });
     // Kept a further TTL, only to tell "expired" from "unknown" (as ReplyListeners does).
     const keepMs = Math.max(1000, Math.ceil(2 * ttl));
     return this.run(async () => {
