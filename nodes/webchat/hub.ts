@@ -153,6 +153,12 @@ export class WebchatHub {
     return queue.filter((w) => now - w.at <= this.limits.queueMs).map((w) => w.frame);
   }
 
+  /** Takes every user's waiting replies out (a redeploy hands them to the next deploy's hub). */
+  takeAll(now = Date.now()): Array<[string, ServerFrame[]]> {
+    const all = [...this.waiting.keys()].map((userId): [string, ServerFrame[]] => [userId, this.take(userId, now)]);
+    return all.filter(([, frames]) => frames.length > 0);
+  }
+
   /** Replies waiting for a user (for tests and the status line). */
   queued(userId: string): number {
     return this.waiting.get(userId)?.length ?? 0;

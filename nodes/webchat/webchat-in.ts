@@ -11,13 +11,14 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { buildChat } from '../core/inbound';
 import { toJid } from '../core/jid';
 import { linkChannel } from '../gateway/channel-link';
-import { frameId, MAX_PAYLOAD_BYTES, parseClientFrame, USER_ID_PATTERN, type ClientMessage } from './frames';
+import { frameId, MAX_PAYLOAD_BYTES, parseClientFrame, USER_ID_PATTERN, type ClientMessage, type ServerFrame } from './frames';
 import { DEFAULT_LIMITS, registerHub, send, unregisterHub, WebchatHub } from './hub';
 import { WebchatRelay } from './relay';
 import { claimPath, listenUpgrades, normalizePath, publicPath, releasePath, removeRoutes } from './mount';
 import { ASSETS, PAGE_CSP, pageStrings, readAsset, renderIndex, type AssetName } from './page';
 import { safeError } from '../core/redact';
 import { handOverLateSends } from '../common/late-sends';
+import { claim, park } from '../core/handover';
 
 interface WebchatInDef extends NodeDef {
   gateway?: string;
@@ -53,9 +54,11 @@ export = function (RED: NodeAPI): void {
     const title = def.title?.trim() || 'chatgate';
     const cleanups: Array<() => void> = [];
     let closed = false;
+    let redeploy = false;
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
+      redeploy = !removed;
       for (const cleanup of cleanups.reverse()) {
         try {
           cleanup();
@@ -128,9 +131,13 @@ export = function (RED: NodeAPI): void {
     // page whichever instance it is connected to.
     const bus = gateway.bus;
     const relay = bus ? new WebchatRelay(hub, bus, (err) => node.warn(RED._('webchat-in.errors.relay', { message: safeError(err).message }))) : undefined;
+    // Replies waiting for visitors with no page open (the redeploy itself closed every page's
+    // socket) go to the next deploy's node of this id, which shows them when the pages reconnect.
+    for (const [userId, frames] of claim<Array<[string, ServerFrame[]]>>(`webchat-waiting:${node.id}`) ?? []) for (const f of frames) hub.deliver(userId, f);
     cleanups.push(() => {
       relay?.close();
       unregisterHub(hub);
+      if (redeploy) park(`webchat-waiting:${node.id}`, hub.takeAll());
       hub.clear();
     });
 

@@ -11,15 +11,23 @@ import { linkChannel } from '../gateway/channel-link';
 import { frameFor } from './frames';
 import { findHub, type Delivery } from './hub';
 import { safeError } from '../core/redact';
+import { claim, forgetUnlessRedeploy, park } from '../core/handover';
+
+/** A reply with no web chat page to go to because a redeploy is closing (or not yet starting) its webchat in node. */
+class Interrupted extends Error {}
 
 interface WebchatOutDef extends NodeDef {
   gateway?: string;
 }
 
 export = function (RED: NodeAPI): void {
+  forgetUnlessRedeploy(RED.events as unknown as Parameters<typeof forgetUnlessRedeploy>[0]);
   function ChatgateWebchatOutNode(this: Node, def: WebchatOutDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    const parkedKey = `webchat-out:${node.id}`;
+    /** Set when a redeploy closes the node: replies that found no webchat in node, for the next deploy's node. */
+    let handedOver: NodeMessage[] | undefined;
     const link = linkChannel(RED, node, def.gateway, { platform: 'webchat', direction: 'out', name: def.name || 'webchat' });
     link.status('connected', RED._('chatgate.status.ready'));
 
@@ -33,7 +41,11 @@ export = function (RED: NodeAPI): void {
         throw new Error(`msg.chat.replyTo.platform: ${RED._('webchat-out.errors.notWebchat', { platform })}`);
       }
       const hub = findHub(channelId);
-      if (!hub) throw new Error(`msg.chat.replyTo.channelId: ${RED._('webchat-out.errors.noChannel', { channelId })}`);
+      if (!hub) {
+        const message = `msg.chat.replyTo.channelId: ${RED._('webchat-out.errors.noChannel', { channelId })}`;
+        // Between the old webchat in node's close and the new one's start, during a redeploy.
+        throw handedOver ? new Interrupted(message) : new Error(message);
+      }
       const frame = frameFor(out);
       if (!frame) return;
       // Called before any await: frames leave in the order the messages came, here or on the bus.
@@ -63,7 +75,7 @@ export = function (RED: NodeAPI): void {
       }
     });
 
-    node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => {
+    function handle(msg: NodeMessage, done: (err?: Error) => void): void {
       const read = readOutbound(msg as Parameters<typeof readOutbound>[0]);
       if (!read.ok) {
         link.status('error', RED._('chatgate.status.invalid', { message: read.error }), read.error);
@@ -71,11 +83,25 @@ export = function (RED: NodeAPI): void {
       }
       deliver(read.value).then(
         () => done(),
-        (err: unknown) => done(failed(err)),
+        (err: unknown) => {
+          if (err instanceof Interrupted && handedOver) {
+            handedOver.push(msg);
+            park(parkedKey, handedOver);
+            return done();
+          }
+          done(failed(err));
+        },
       );
-    });
+    }
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    // Replies a redeploy interrupted in the previous deploy's node, once every node of this one exists.
+    const left = claim<NodeMessage[]>(parkedKey);
+    if (left?.length) setImmediate(() => left.forEach((m) => handle(m, (err) => err && node.error(err, m))));
+
+    node.on('input', (msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => handle(msg, done));
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (!removed) handedOver = [];
       link.close();
       done();
     });

@@ -74,7 +74,7 @@ function fits(spec: PathSpec, v: unknown): boolean {
     case 'bool':
       return typeof v === 'boolean';
     case 'int':
-      return Number.isSafeInteger(v) && (v as number) >= 0 && !Object.is(v, -0);
+      return Number.isSafeInteger(v) && (v as number) >= 0;
     case 'object':
       // Every object a node checks has required fields; a value made up in its place has none of them.
       return false;

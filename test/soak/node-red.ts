@@ -60,7 +60,10 @@ export async function startNodeRed(dir: string, flow: object[], credentials: Rec
     },
   );
   let partial = '';
+  // For a closer look at a run: SOAK_NODE_RED_LOG=<file> keeps everything the process wrote.
+  const logFile = process.env.SOAK_NODE_RED_LOG;
   const onData = (d: Buffer) => {
+    if (logFile) fs.appendFileSync(logFile, d);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {

@@ -163,14 +163,25 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
       ...webchat.faults(),
       ...webhook.faults(scale),
       ...agent.faults(scale),
-      // Once discord.js has noticed the deaf gateway and resumed its session: a redeploy while the
-      // socket is still deaf loses what Discord put into it (the new deploy's session is a new one,
-      // and Discord replays nothing across sessions). A known limit, not a fault of this run.
+      // A redeploy replaces the bot's Discord gateway session, and Discord replays nothing across
+      // sessions: what it put on the old one while that closed (or while its socket was still deaf)
+      // is lost, a known limit (see the report). So the redeploy comes once discord.js has resumed
+      // after the deaf gateway, and Discord users wait for the new session before they write.
       {
         at: 0.58,
         name: 'Node-RED: a full redeploy of the flow (every node and config node stopped and started)',
-        when: () => discord.discord.sessions().every((s) => !s.zombie),
-        fire: () => nr.redeploy(),
+        when: () => discord.discord.sessions().every((s) => s.connected && !s.zombie),
+        fire: async () => {
+          discord.hold(true);
+          try {
+            return await nr.redeploy();
+          } finally {
+            // The old session is gone once the new flows have started; then the new one must be up.
+            await sleep(500);
+            await discord.waitReady(30_000).catch(() => undefined);
+            discord.hold(false);
+          }
+        },
       },
     ]
       .filter((f) => !opts.skipFaults?.test(f.name))

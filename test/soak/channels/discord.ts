@@ -21,6 +21,12 @@ export interface DiscordChannel extends ChannelDriver {
   readonly discord: DiscordServer;
   /** `scale`: fault sizes for this many users (1 = the bench's 8 users of each kind). */
   faults(scale?: number): Fault[];
+  /**
+   * While on, users wait before they write (a redeploy replaces the bot's gateway session:
+   * Discord delivers nothing to a bot between two sessions, and what it put on the closing one is
+   * lost, see the soak's report).
+   */
+  hold(on: boolean): void;
 }
 
 const POSTS = ['createMessage', 'editMessage'];
@@ -45,15 +51,20 @@ export async function discordChannel(opts: { direct: number; threads: number }):
   const noted = { injected429: 0, injected5xx: 0, droppedPosts: 0, lostAnswers: 0, gatewayFaults: 0, heldWhileOffline: 0 };
   let scanned = 0;
 
-  const online = () => discord.sessions().some((s) => s.connected);
+  let held = false;
+  const connected = () => discord.sessions().some((s) => s.connected);
+  const online = () => !held && connected();
 
   return {
     name: 'discord',
     discord,
     users,
+    hold(on) {
+      held = on;
+    },
     async waitReady(ms) {
       const end = Date.now() + ms;
-      while (!online()) {
+      while (!connected()) {
         if (Date.now() > end) throw new Error('discord: no gateway session');
         await new Promise((r) => setTimeout(r, 50));
       }
