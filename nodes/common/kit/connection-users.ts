@@ -102,12 +102,6 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
     return false;
   }
 
-  /** Users that only send (out nodes) are registered. */
-  private get sending(): boolean {
-    for (const u of this.users.values()) if (!u.receive) return true;
-    return false;
-  }
-
   /** True while receiving waits for a lease another instance holds. */
   get standby(): boolean {
     return this.lease !== undefined && !this.lease.held;
@@ -132,7 +126,7 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
 
   deregister(node: Node, done?: () => void): void {
     this.users.delete(node.id);
-    if (!this.sending) this.emptied.splice(0).forEach((w) => w());
+    if (this.users.size === 0) this.emptied.splice(0).forEach((w) => w());
     const finish = () => done?.();
     if (!this.connection) return finish();
     if (this.users.size === 0) this.stopThenRelease().then(finish, finish);
@@ -147,10 +141,8 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
 
   /**
    * On the config node's close: forget the users and stop the connection, then `done`. A redeploy
-   * closes the users first: an out node may still be finishing a send (see runOutNode), so the
-   * stop waits for the out nodes to let go, `waitMs` at most; an in node closing for a redeploy
-   * keeps receiving until then (see runInNode), so nothing the platform hands over meanwhile is
-   * lost.
+   * closes the users first: in nodes have let go by now, and an out node may still be finishing a
+   * send (see runOutNode); with only such users left, the stop waits for them, `waitMs` at most.
    */
   close(done: () => void, waitMs = USERS_CLOSE_WAIT_MS): void {
     if (!this.connection) {
@@ -165,7 +157,7 @@ export class ConnectionUsers<S extends { state: ChannelState; message?: string }
         () => done(),
       );
     };
-    if (!this.sending) return stop();
+    if (this.users.size === 0 || this.receiving) return stop();
     let timer: NodeJS.Timeout | undefined;
     const gone = new Promise<void>((r) => this.emptied.push(r));
     const waited = new Promise<void>((r) => (timer = setTimeout(r, waitMs)));

@@ -81,17 +81,11 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
 
   node.on('close', (removed: boolean, done: () => void) => {
     state.closed = true;
+    if (removed) unsubscribe?.();
+    else after = [];
     link.close();
     // Each kind was logged once; the counts say how much of it there was.
     if (rejected.total > 0) node.warn(RED._(`${spec.catalog}.errors.malformedSummary`, { count: String(rejected.total), kinds: rejected.summary() }));
-    if (!removed) {
-      // A redeploy: still registered and listening until the config node stops the connection (it
-      // closes too), so what the platform hands over meanwhile is kept for the next deploy's node,
-      // and the bot is not offline for the time the other nodes take to close.
-      after = [];
-      return done();
-    }
-    unsubscribe?.();
     if (spec.owner) spec.owner.deregister(node, done);
     else done();
   });
