@@ -13,6 +13,7 @@ import { ConversationMemory, type MemoryLimits, type MemoryTurn } from './memory
 import { listenerAddress, ReplyListeners, type ListenerLookup } from './reply-listeners';
 import { DEFAULT_RETENTION, type HistoryRetention, type HistoryStore, type Table } from './store/rows';
 import type { Maybe, StateOps } from './store/state-ops';
+import { TurnsInFlight, type TurnInFlight } from './turns-in-flight';
 import { ThreadMap, decodeThreadRow, encodeThreadRow, threadKey, threadRowKey, type ListQuery, type Resolution, type ThreadChat, type ThreadRecord } from './threads';
 
 export const MINUTE = 60 * 1000;
@@ -60,6 +61,8 @@ export interface Snapshot {
   allowlists: unknown;
   memory?: unknown;
   history?: unknown;
+  /** Agent turns accepted and not finished (turns-in-flight.ts). */
+  turns?: unknown;
 }
 
 export class GatewayState implements StateOps {
@@ -69,6 +72,7 @@ export class GatewayState implements StateOps {
   readonly allowlists = new Allowlists();
   readonly channels = new ChannelRegistry();
   readonly memory = new ConversationMemory();
+  readonly turns = new TurnsInFlight();
   /** The last messages in and out, for the editor sidebar; memory only, never persisted. */
   readonly log = new MessageLog();
   /** Every message in and out per chat (the admin API's history): in memory (and in the snapshot) unless a row store or Redis keeps it. */
@@ -151,6 +155,8 @@ export class GatewayState implements StateOps {
         return;
       case 'memory':
         return this.memory.absorb(key, value);
+      case 'turns':
+        return this.turns.absorb(key, value);
     }
   }
 
@@ -169,6 +175,8 @@ export class GatewayState implements StateOps {
         return this.allowlists.has(key) ? this.allowlists.entries(key) : undefined;
       case 'memory':
         return this.memory.raw(key);
+      case 'turns':
+        return this.turns.get(key);
     }
   }
 
@@ -185,6 +193,8 @@ export class GatewayState implements StateOps {
         return this.allowlists.names();
       case 'memory':
         return this.memory.keys();
+      case 'turns':
+        return this.turns.keys();
     }
   }
 
@@ -251,6 +261,21 @@ export class GatewayState implements StateOps {
     if (this.reader) this.miss('memory', threadId);
     this.memory.append(threadId, turns, limits);
     this.changed('memory', threadId);
+  }
+
+  beginTurn(key: string, turn: TurnInFlight): void {
+    this.turns.begin(key, turn);
+    this.changed('turns', key);
+  }
+
+  endTurn(key: string): void {
+    if (this.reader) this.miss('turns', key);
+    if (this.turns.end(key)) this.changed('turns', key);
+  }
+
+  /** Waits for the warm-up: a turn a crash cut may be any stored row. */
+  turnsWithPrefix(prefix: string): Promise<Array<[string, TurnInFlight]>> {
+    return this.whenWarm().then(() => this.turns.withPrefix(prefix));
   }
 
   allowEntries(list: string): AllowEntry[] {
@@ -340,6 +365,7 @@ export class GatewayState implements StateOps {
       dedupe: this.dedupe.snapshot(),
       allowlists: this.allowlists.snapshot(),
       memory: this.memory.snapshot(),
+      turns: this.turns.snapshot(),
       ...(this.history instanceof MemoryHistory ? { history: this.history.snapshot() } : {}),
     };
   }
@@ -359,6 +385,7 @@ export class GatewayState implements StateOps {
     this.dedupe.restore(s.dedupe);
     this.allowlists.restore(s.allowlists);
     this.memory.restore(s.memory);
+    this.turns.restore(s.turns);
     if (this.history instanceof MemoryHistory) this.history.restore(s.history);
     return up.from === SNAPSHOT_VERSION ? { kind: 'loaded' } : { kind: 'migrated', from: up.from };
   }

@@ -12,6 +12,7 @@ import { frameFor } from './frames';
 import { findHub, type Delivery } from './hub';
 import { safeError } from '../core/redact';
 import { claim, forgetUnlessRedeploy, park } from '../core/handover';
+import { handOverLateSends } from '../common/late-sends';
 
 /** A reply with no web chat page to go to because a redeploy is closing (or not yet starting) its webchat in node. */
 class Interrupted extends Error {}
@@ -25,6 +26,8 @@ export = function (RED: NodeAPI): void {
   function ChatgateWebchatOutNode(this: Node, def: WebchatOutDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    // A reply still on its way to the node when a redeploy closes it is the next deploy's node's.
+    handOverLateSends(RED, node);
     const parkedKey = `webchat-out:${node.id}`;
     /** Set when a redeploy closes the node: replies that found no webchat in node, for the next deploy's node. */
     let handedOver: NodeMessage[] | undefined;

@@ -11,6 +11,7 @@ import { DeliveryError, type Delivery } from './endpoint';
 import { findEndpoint } from './registry';
 import { safeError } from '../core/redact';
 import { claim, forgetUnlessRedeploy, park } from '../core/handover';
+import { handOverLateSends } from '../common/late-sends';
 
 /** A reply the webhook in node could not take because a redeploy was closing it (or had not started it yet). */
 class Interrupted extends Error {}
@@ -24,6 +25,8 @@ export = function (RED: NodeAPI): void {
   function ChatgateWebhookOutNode(this: Node, def: WebhookOutDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    // A reply still on its way to the node when a redeploy closes it is the next deploy's node's.
+    handOverLateSends(RED, node);
     const parkedKey = `webhook-out:${node.id}`;
     /** Set when a redeploy closes the node: the replies interrupted by it, for the next deploy's node. */
     let handedOver: NodeMessage[] | undefined;

@@ -95,6 +95,21 @@ describe('core/store/redis-state (a real redis-server)', function () {
     await Promise.all(opened.splice(0).map((s) => s.close()));
   });
 
+  describe('turns in flight', () => {
+    it('keeps what another instance would see apart, and forgets an ended turn', async () => {
+      const a = makeState('cg:turns:');
+      const b = makeState('cg:turns:');
+      const t = { threadId: 't1', chatJid: 'tg:1', replyTo: { platform: 'telegram' as const, channelId: 'bot', chatId: '1', userId: '1' }, text: 'hi', at: 1 };
+      await a.beginTurn('i1/n1/m1', t);
+      await a.beginTurn('i1/n1/m2', { ...t, threadId: 't2', at: 2 });
+      await b.beginTurn('i2/n1/m3', { ...t, threadId: 't3', at: 3 });
+      await a.endTurn('i1/n1/m2');
+      await raw.hset('cg:turns:turns', 'i1/n1/bad', 'not json');
+      assert.deepEqual((await b.turnsWithPrefix('i1/n1/')).map(([k, v]) => [k, v.threadId]), [['i1/n1/m1', 't1']]);
+      assert.deepEqual((await a.turnsWithPrefix('i2/n1/')).map(([, v]) => v.threadId), ['t3']);
+    });
+  });
+
   describe('threads', () => {
     const STRATEGIES: Strategy[] = ['per-user', 'per-conversation', 'single', 'per-message'];
     for (const strategy of STRATEGIES) {

@@ -1,8 +1,9 @@
 /**
  * A message a node sends after a full redeploy began closing it (it was half-way through an async
- * step: a store lookup, a thread resolved) is sent on by the node of the same id in the next
- * deploy, instead of being dropped by the runtime. Found by the soak (bench/soak.ts): messages the
- * platforms had handed over a moment before a redeploy never reached the agent.
+ * step: a store lookup, a thread resolved), or one that reaches it after it closed (it was on its
+ * way), goes on from the node of the same id in the next deploy, instead of being dropped by the
+ * runtime. Found by the soak (bench/soak.ts): messages the platforms had handed over a moment
+ * before a redeploy never reached the agent.
  */
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
@@ -49,6 +50,18 @@ describe('late sends across a full redeploy', () => {
 
   it('sends on from the next deploy what a node sent while it was being closed', async () => {
     assert.deepEqual(await run(true), ['under way']);
+  });
+
+  it('passes on from the next deploy a message that reached the node after it closed', async () => {
+    await helper.load(slowPass, flow(true));
+    const old = helper.getNode('slow');
+    await helper.setFlows(flow(true), 'full');
+    const got: unknown[] = [];
+    (helper.getNode('end') as AnyRED).on('input', (m: { payload: unknown }) => got.push(m.payload));
+    // As the runtime delivers a message that was on its way when the flow stopped.
+    old.receive({ payload: 'in transit' });
+    await sleep(600);
+    assert.deepEqual(got, ['in transit']);
   });
 
   it('(without it, the runtime drops the message)', async () => {

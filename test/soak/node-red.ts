@@ -42,6 +42,14 @@ export interface SoakNodeRed {
 
 export async function startNodeRed(dir: string, flow: object[], credentials: Record<string, Record<string, string>>, opts: { maxOldSpaceMb?: number } = {}): Promise<SoakNodeRed> {
   writeUserDir(dir, flow, credentials);
+  // For a closer look at a run: SOAK_PACKAGE_DIR=<a copy of this package> runs that copy (with
+  // its own dist/, which a build in the working tree does not change under the run).
+  const pkg = process.env.SOAK_PACKAGE_DIR;
+  if (pkg) {
+    const link = path.join(dir, 'node_modules', '@chatgate', 'node-red');
+    fs.rmSync(link, { recursive: true, force: true });
+    fs.symlinkSync(path.resolve(pkg), link, 'dir');
+  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const tail: string[] = [];

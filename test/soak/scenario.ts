@@ -32,7 +32,7 @@ import { webhookChannels } from './channels/webhook';
 import { whatsappChannel } from './channels/whatsapp';
 import { soakFlow } from './flow';
 import { Ledger, ZERO, type ChannelCounts, type Report } from './ledger';
-import { removeDir, startNodeRed } from './node-red';
+import { removeDir, startNodeRed, type SoakNodeRed } from './node-red';
 import { lastUserText } from '../emulators/openai-server';
 import { CHANNELS, conversationKey, TOKEN_RE, type ChannelDriver, type ChannelName, type Fault } from './types';
 
@@ -142,13 +142,14 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
     callbackBase: webhook.callbackBase,
     reportUrl: collector.url,
   });
-  log(`starting Node-RED in ${dir}`);
-  const nr = await startNodeRed(dir, flow, credentials);
   const ledger = new Ledger();
   const faultRecords: FaultRecord[] = [];
   let stopTicking = false;
   let ticker: Promise<void> = Promise.resolve();
+  let nodeRed: SoakNodeRed | undefined;
   try {
+    log(`starting Node-RED in ${dir}`);
+    const nr = (nodeRed = await startNodeRed(dir, flow, credentials));
     for (const d of drivers) await d.start?.(nr.base);
     for (const d of drivers) await d.waitReady(30_000);
     log(`all channels connected (${drivers.reduce((n, d) => n + d.users.length, 0)} users)`);
@@ -338,12 +339,12 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
       nodeRedExit: nr.exited ? 'stopped' : 'still running',
     };
   } catch (err) {
-    log(`Node-RED log tail:\n${nr.logTail()}`);
+    if (nodeRed) log(`Node-RED log tail:\n${nodeRed.logTail()}`);
     throw err;
   } finally {
     stopTicking = true;
     await ticker.catch(() => undefined);
-    await nr.stop();
+    await nodeRed?.stop();
     for (const d of drivers) await d.close().catch(() => undefined);
     await webhook.close();
     await agent.server.close();

@@ -11,7 +11,7 @@ describe('soak under faults (small)', function () {
   this.timeout(240_000);
 
   it('loses, doubles, cuts and misplaces no reply on any channel, keeps each chat in order, and gives its memory back', async () => {
-    const result = await runSoak({ messages: 450, usersPerKind: 2, warmShare: 0.1 });
+    const result = await runSoak({ messages: 450, usersPerKind: 3, warmShare: 0.1 });
     const printed = formatSoak(result);
     const bad = problems(result);
     assert.deepEqual(bad, [], `${bad.join('\n')}\n\n${printed}`);

@@ -17,6 +17,7 @@ import { redact, safeError } from '../../core/redact';
 import { NoConnectionError, type Delivered, type KitAddress, type KitReply, type ParkedStream } from '../../core/kit/channel-sender';
 import { Stopped } from '../../core/kit/live-connection';
 import { claim, forgetUnlessRedeploy, park } from '../../core/handover';
+import { handOverLateSends } from '../late-sends';
 import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
 import { throttleStatus } from '../status-throttle';
 import type { RegisterOptions } from './connection-users';
@@ -43,7 +44,7 @@ interface HandedOver {
 }
 
 /** How long a redeploy waits for a send under way (one call, or a retry's wait) before it goes on. */
-const HANDOVER_WAIT_MS = 3000;
+const HANDOVER_WAIT_MS = 2000;
 
 export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
   platform: Platform;
@@ -70,6 +71,8 @@ export interface OutNodeSpec<A extends KitAddress, R extends KitReply<A>> {
 
 export function runOutNode<A extends KitAddress, R extends KitReply<A>>(RED: NodeAPI, node: Node, spec: OutNodeSpec<A, R>): ChannelLink {
   forgetUnlessRedeploy(RED.events as unknown as Parameters<typeof forgetUnlessRedeploy>[0]);
+  // A reply still on its way to the node when a redeploy closes it is the next deploy's node's.
+  handOverLateSends(RED, node);
   const t = (key: string, params?: Record<string, string | number>) => RED._(key, params);
   const link = linkChannel(RED, node, spec.gatewayId || undefined, { platform: spec.platform, direction: 'out', name: spec.name });
   const status = throttleStatus();

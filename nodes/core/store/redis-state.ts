@@ -17,6 +17,7 @@ import { errorText } from '../error-text';
 import { clampLimit, DAY, historyText } from '../history';
 import type { GatewaySettings } from '../gateway-state';
 import { composeKey } from '../keys';
+import { turnFrom, type TurnInFlight } from '../turns-in-flight';
 import { DEFAULT_MEMORY_LIMITS, type MemoryLimits, type MemoryTurn } from '../memory';
 import { redact } from '../redact';
 import { listenerAddress, type ListenerLookup } from '../reply-listeners';
@@ -50,6 +51,7 @@ const NS = {
   listener: 'ls:t:',
   chatListener: 'ls:c:',
   memory: 'mem:',
+  turns: 'turns',
   allowlist: 'al:l:',
   allowlistNames: 'al:names',
   allowlistVersion: 'al:version',
@@ -1036,6 +1038,39 @@ export class RedisState implements StateOps {
     });
     return this.run(async () => {
       await this.scripts.appendMemory(this.prefix, threadId, bound(maxEntries), bound(limits.maxChars), String(PER_MESSAGE_RETENTION_MS + this.marginMs), ...entries);
+    });
+  }
+
+  // Unfinished agent turns: one hash per gateway, a field per turn (turns-in-flight.ts). A field
+  // holds a few hundred bytes and lives for one turn; a crash leaves at most the turns in flight.
+  beginTurn(key: string, turn: TurnInFlight): Promise<void> {
+    return this.run(async () => {
+      await this.client.hset(this.key(NS.turns), key, JSON.stringify(turn));
+    });
+  }
+
+  endTurn(key: string): Promise<void> {
+    return this.run(async () => {
+      await this.client.hdel(this.key(NS.turns), key);
+    });
+  }
+
+  turnsWithPrefix(prefix: string): Promise<Array<[string, TurnInFlight]>> {
+    return this.run(async () => {
+      const all = await orElse(this.client.hgetall(this.key(NS.turns)), {} as Record<string, string>);
+      const found: Array<[string, TurnInFlight]> = [];
+      for (const [k, v] of Object.entries(all)) {
+        if (!k.startsWith(prefix)) continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(v);
+        } catch {
+          continue;
+        }
+        const t = turnFrom(parsed);
+        if (t) found.push([k, t]);
+      }
+      return found.sort((a, b) => a[1].at - b[1].at);
     });
   }
 

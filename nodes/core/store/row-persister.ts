@@ -145,5 +145,5 @@ export class RowPersister {
 }
 
 function emptyKeys(): Record<Table, string[]> {
-  return { threads: [], listeners: [], dedupe: [], allowlists: [], memory: [] };
+  return { threads: [], listeners: [], dedupe: [], allowlists: [], memory: [], turns: [] };
 }

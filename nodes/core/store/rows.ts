@@ -6,7 +6,7 @@
  */
 
 /** The tables of the state. Values are plain JSON (no undefined, no functions). */
-export const TABLES = ['threads', 'listeners', 'dedupe', 'allowlists', 'memory'] as const;
+export const TABLES = ['threads', 'listeners', 'dedupe', 'allowlists', 'memory', 'turns'] as const;
 export type Table = (typeof TABLES)[number];
 
 /** A row to write: `value` undefined deletes the key. */

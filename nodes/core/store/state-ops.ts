@@ -8,6 +8,7 @@ import type { ReplyTo, Strategy } from '../envelope';
 import type { AllowEntry } from '../allowlist';
 import type { MemoryLimits, MemoryTurn } from '../memory';
 import type { ListenerLookup } from '../reply-listeners';
+import type { TurnInFlight } from '../turns-in-flight';
 import type { ListQuery, Resolution, ThreadChat, ThreadRecord } from '../threads';
 
 export type Maybe<T> = T | Promise<T>;
@@ -32,6 +33,11 @@ export interface StateOps {
   removeAllowEntry(list: string, jid: string): Maybe<boolean>;
   /** Replaces a whole list (an empty array empties it). */
   replaceAllowEntries(list: string, entries: AllowEntry[]): Maybe<void>;
+  /** An agent turn accepted (turns-in-flight.ts): kept until endTurn, so a crash cannot lose it silently. */
+  beginTurn(key: string, turn: TurnInFlight): Maybe<void>;
+  endTurn(key: string): Maybe<void>;
+  /** The unfinished turns whose keys start with `prefix`, oldest first. */
+  turnsWithPrefix(prefix: string): Maybe<Array<[string, TurnInFlight]>>;
 }
 
 function isPromise<T>(v: Maybe<T>): v is Promise<T> {
