@@ -8,9 +8,14 @@ const http = require('node:http');
 
 const MODEL = 'chatgate-scripted-demo';
 
+/** "I want a human", "can I talk to a person", "an operator please": the demo hands the chat to a person. */
+const ASKS_FOR_PERSON = /\b(a|an|the|real)\s+(human|person|operator)\b/i;
+
 function replyFor(messages) {
   const users = messages.filter((m) => m.role === 'user');
   const last = String(users[users.length - 1]?.content ?? '').slice(0, 400);
+  // The agent call's hand-off marker (its default): cut from the reply, the thread flagged for a person.
+  if (ASKS_FOR_PERSON.test(last)) return 'Of course, I am asking a person to take over. [[handoff: the user asked for a person]]';
   const system = messages.find((m) => m.role === 'system');
   const name = /user is called ([^.\n]+)/i.exec(system?.content ?? '')?.[1]?.trim();
   return [

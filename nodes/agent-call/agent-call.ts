@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { z } from 'zod';
 import { ChatSchema, ThreadSchema, validate, validateChat, type Chat, type Result, type ThreadInfo } from '../core/envelope';
+import { QUOTE_CHARS } from '../core/turns-in-flight';
 import { AgentError, type AgentProvider } from '../core/agent/types';
 import { TurnScheduler, type SchedulerStats } from '../core/agent/turn-scheduler';
 import { getGateway } from '../gateway/gateway-runtime';
@@ -29,8 +30,12 @@ import {
 } from './settings';
 import { derived, TurnRunner, type AgentMessage, type Done, type ResumedStream, type Send, type TurnItem } from './turn-runner';
 import { claim, forgetUnlessRedeploy, park } from '../core/handover';
+import { handOverLateSends } from '../common/late-sends';
 import { throttleStatus } from '../common/status-throttle';
 import { PendingAsks } from './pending-asks';
+import { instanceId, TurnsGuard, type Stranded } from './turns-guard';
+import { HandoffMarker } from '../core/operator/handoff-marker';
+import type { HandoffSource } from '../core/operator/handoff-book';
 
 type AgentCallNode = Node<AgentCallCredentials>;
 
@@ -48,6 +53,8 @@ function readInput(m: AgentMessage): Result<{ payload: string; chat: Chat; threa
 
 /** How long close waits for aborted turns to return before giving up on them. */
 const CLOSE_GRACE_MS = 2000;
+/** How long after its start a node reports the turns a crash cut, should `flows:started` not come. */
+const STRANDED_REPORT_FALLBACK_MS = 5000;
 /** Slack over the provider's own timeouts before the node's backstop fires. */
 const GUARD_SLACK_MS = 10_000;
 
@@ -97,6 +104,8 @@ export = function (RED: NodeAPI): void {
   function ChatgateAgentCallNode(this: AgentCallNode, def: AgentCallDef & NodeDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    // A message still on its way to the node when a redeploy closes it is the next deploy's node's.
+    handOverLateSends(RED, node);
     const creds = node.credentials ?? {};
     // A model from an environment variable is read once, at deploy; one from msg, per message.
     const modelDef = def.modelType === 'env' ? { ...def, model: String(RED.util.evaluateNodeProperty(def.model ?? '', 'env', node, {}) ?? '') } : def;
@@ -155,6 +164,20 @@ export = function (RED: NodeAPI): void {
     };
     const asyncMode = settings.provider === 'http' && settings.async;
 
+    const remember = settings.memory.maxTurns > 0 && settings.memory.maxChars > 0;
+    const keep = (threadId: string, turns: Array<{ role: 'user' | 'assistant'; content: string }>) => {
+      if (!gateway || !remember) return;
+      const at = Date.now();
+      andThen(gateway.ops.appendMemory(threadId, turns.map((t) => ({ ...t, at })), settings.memory), () => undefined, memoryFailed);
+    };
+
+    /** Flags the thread for a person; the "human" output's message, so a flow can page someone. */
+    function askForPerson(chat: TurnItem['chat'], thread: TurnItem['thread'], text: string, reason: string | undefined, from: HandoffSource): AgentMessage | undefined {
+      if (!gateway) return undefined;
+      const flag = gateway.operator.flag(thread.id, { source: from, ...(reason ? { reason } : {}) }, { chatJid: chat.chatJid, platform: chat.platform });
+      return { payload: text, chat, thread, handoff: { ...(flag.reason ? { reason: flag.reason } : {}), source: from, at: flag.at } };
+    }
+
     const runner = new TurnRunner(
       provider,
       {
@@ -175,6 +198,7 @@ export = function (RED: NodeAPI): void {
         fallback: settings.fallback,
         acceptDeferred: asyncMode,
         source,
+        handoff: { marker: new HandoffMarker(settings.handoffMarker), text: settings.handoffText },
       },
       {
         failed: (err) => {
@@ -185,6 +209,10 @@ export = function (RED: NodeAPI): void {
         },
         deferred: (threadId, text) => pending.add(threadId, text),
         scrub: clean,
+        handoff: (item, text, reason) => {
+          const human = askForPerson(item.chat, item.thread, text, reason, 'agent');
+          if (human) item.send([null, null, human]);
+        },
         closed: (items, stream) => {
           items.forEach((item, i) => {
             handover?.stopped.push(parked(item, i === items.length - 1 ? stream : undefined));
@@ -248,17 +276,49 @@ export = function (RED: NodeAPI): void {
 
     // Turns the previous deploy's node stopped or kept waiting go first, in their order, as if they
     // came in again; a stopped turn's reply goes on in the stream its user already sees.
+    // Every message taken is a turn in flight in the gateway's store until its done (turns-guard.ts).
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir || process.env.CHATGATE_STATE_DIR;
+    const guard = gateway ? new TurnsGuard(gateway.ops, instanceId(userDir), node.id, memoryFailed) : undefined;
+    const tracked = (m: AgentMessage, chat: Chat, thread: ThreadInfo, text: string, done: Done): Done => guard?.track(m, chat, thread, text, done) ?? done;
+
     for (const t of claim<ParkedTurn[]>(parkedKey(node.id)) ?? []) {
       const send: Send = (msgs) => node.send(msgs as unknown as NodeMessage[]);
       const done: Done = (err) => {
         if (err) node.error(err, t.msg as unknown as NodeMessage);
       };
       gateway?.whenReady(() => {
-        const result = scheduler.submit(t.thread.id, { ...t, send, done }, composeKey([t.chat.platform, t.chat.channelId, t.chat.chatId]));
+        const result = scheduler.submit(t.thread.id, { ...t, send, done: tracked(t.msg, t.chat, t.thread, t.text, done) }, composeKey([t.chat.platform, t.chat.channelId, t.chat.chatId]));
         if (result.accepted) return;
         const message = RED._(`agent-call.errors.${result.reason}`, { thread: t.thread.id, max: settings.maxQueue });
         send([null, derived(t.msg, { error: { message, kind: 'overflow', source } })]);
       }, done);
+    }
+
+    // Turns a crash cut (this node, this instance, still in the store): each chat is told, once.
+    const reportCut = ({ turn }: Stranded) => {
+      const chat = { platform: turn.replyTo.platform, channelId: turn.replyTo.channelId, chatId: turn.replyTo.chatId, chatJid: turn.chatJid, replyTo: turn.replyTo };
+      const quote = turn.text.length >= QUOTE_CHARS ? `${turn.text}…` : turn.text;
+      const message = RED._('agent-call.errors.interrupted', { chat: turn.chatJid, thread: turn.threadId, since: new Date(turn.at).toISOString() });
+      const errMsg = { payload: turn.text, chat, thread: { id: turn.threadId }, error: { message, kind: 'interrupted', source } };
+      node.send([{ payload: RED._('agent-call.interrupted', { text: quote }), chat, thread: { id: turn.threadId }, interrupted: { at: turn.at } } as unknown as NodeMessage, errMsg as unknown as NodeMessage]);
+      node.error(message, errMsg as unknown as NodeMessage);
+      lastError = message;
+      showStatus();
+    };
+    // After the whole flow has started (Node-RED creates its nodes one by one, awaiting each): the
+    // notices go through the reply router and the out nodes, which must exist by then.
+    let reportTimer: NodeJS.Timeout | undefined;
+    const events = RED.events as unknown as { once(e: string, f: () => void): void; removeListener(e: string, f: () => void): void };
+    const reportOnce = () => {
+      events.removeListener('flows:started', reportOnce);
+      clearTimeout(reportTimer);
+      if (guard) gateway!.whenReady(() => guard.reportStranded(reportCut), () => undefined);
+    };
+    if (guard) {
+      events.once('flows:started', reportOnce);
+      // Should the event not come (a runtime that starts nodes some other way), a few seconds later.
+      reportTimer = setTimeout(reportOnce, STRANDED_REPORT_FALLBACK_MS);
+      reportTimer.unref?.();
     }
 
     node.on('input', (msg: NodeMessage, send: Send, done: Done) => {
@@ -277,7 +337,29 @@ export = function (RED: NodeAPI): void {
           if (typeof named !== 'string' || !named.trim()) return done(new Error(RED._('agent-call.errors.noModelInMsg', { property: settings.modelFromMsg })));
           model = named.trim();
         }
-        const item: TurnItem = { msg: m, send, done, text: payload, chat, thread, ...(model ? { model } : {}) };
+        // A flow asks for a person (msg.handoff: true or a reason): the agent is not called.
+        const ask = m.handoff;
+        if (ask === true || (typeof ask === 'string' && ask.trim())) {
+          const human = askForPerson(chat, thread, payload, typeof ask === 'string' ? ask : undefined, 'flow');
+          keep(thread.id, [
+            { role: 'user', content: payload },
+            { role: 'assistant', content: settings.handoffText },
+          ]);
+          delete m.handoff;
+          m.payload = settings.handoffText;
+          send([m, null, human ?? null]);
+          return done();
+        }
+        // Taken over by an operator, or waiting for one: the message is for a person, not the agent.
+        const held = gateway.operator.heldBack(thread.id);
+        if (held) {
+          gateway.operator.touch(thread.id);
+          keep(thread.id, [{ role: 'user', content: payload }]);
+          m.operator = held;
+          send([null, null, m]);
+          return done();
+        }
+        const item: TurnItem = { msg: m, send, done: tracked(m, chat, thread, payload, done), text: payload, chat, thread, ...(model ? { model } : {}) };
         // A chat is a lane: a chat with many threads waiting cannot hold back another chat's turn.
         const result = scheduler.submit(thread.id, item, composeKey([chat.platform, chat.channelId, chat.chatId]));
         if (result.accepted) return;
@@ -295,11 +377,15 @@ export = function (RED: NodeAPI): void {
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
+      events.removeListener('flows:started', reportOnce);
+      clearTimeout(reportTimer);
       status.close();
       callback?.close();
       unmount?.();
       // A redeploy (the node stays in the flow): every turn stopped or waiting is kept for the next
       // deploy's node, the stopped ones first (each goes before the waiting messages of its thread).
+      // Stays in the flow: what this node finishes from now on was cut, and stays in the store.
+      if (!removed) guard?.keep();
       const queued = scheduler.close();
       if (!removed) handover = { stopped: [], waiting: queued.map((item) => parked(item)), late: [] };
       for (const item of queued) item.done();

@@ -5,6 +5,7 @@
 import { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from '../core/memory';
 import { QUEUE_MODES, type QueueMode } from '../core/agent/turn-scheduler';
 import { DEFAULT_STREAM_INTERVAL_MS } from '../core/agent/stream-throttle';
+import { DEFAULT_HANDOFF_MARKER, DEFAULT_HANDOFF_TEXT } from '../core/operator/handoff-marker';
 
 export type ProviderKind = 'openai' | 'http';
 export type HttpAuth = 'none' | 'bearer' | 'hmac';
@@ -51,6 +52,10 @@ export interface AgentCallDef {
   timeout?: string | number;
   retries?: string | number;
   fallback?: string;
+  /** The text in an agent's reply that asks for a person; empty = the default `[[handoff]]`. */
+  handoffMarker?: string;
+  /** What the user is told when a person is asked for. */
+  handoffText?: string;
 }
 
 export interface AgentCallCredentials {
@@ -85,6 +90,8 @@ export interface AgentCallSettings {
   timeoutMs: number;
   retries: number;
   fallback: string;
+  handoffMarker: string;
+  handoffText: string;
 }
 
 /** A configuration problem, as an i18n key under `agent-call.errors`. */
@@ -177,6 +184,8 @@ export function readSettings(def: AgentCallDef, creds: AgentCallCredentials = {}
       timeoutMs: Math.min(num(def.timeout, DEFAULT_TIMEOUT_S, { min: 0.001 }) * 1000, 2 ** 31 - 1),
       retries: num(def.retries, DEFAULT_RETRIES, { integer: true }),
       fallback: def.fallback || DEFAULT_FALLBACK,
+      handoffMarker: (def.handoffMarker ?? '').trim() || DEFAULT_HANDOFF_MARKER,
+      handoffText: (def.handoffText ?? '').trim() || DEFAULT_HANDOFF_TEXT,
     },
     problems,
   };

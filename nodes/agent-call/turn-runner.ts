@@ -12,6 +12,7 @@ import { withRetry } from '../core/agent/retry';
 import { StreamThrottle } from '../core/agent/stream-throttle';
 import { TurnAborted, type Turn } from '../core/agent/turn-scheduler';
 import { AgentError, type AgentProvider, type AgentRequest, type AgentResult } from '../core/agent/types';
+import type { HandoffMarker } from '../core/operator/handoff-marker';
 
 /** A message as the node passes it on: the incoming msg with its own properties kept. */
 export type AgentMessage = {
@@ -80,6 +81,8 @@ export interface RunnerOptions {
   /** Whether a deferred answer (the async HTTP agent's 202) has a callback route to come back on. */
   acceptDeferred: boolean;
   source: AgentErrorInfo['source'];
+  /** The agent asks for a person with this marker (cut from what the user sees); the user is told `text`. */
+  handoff?: { marker: HandoffMarker; text: string };
 }
 
 export interface RunnerHooks {
@@ -96,6 +99,8 @@ export interface RunnerHooks {
    * are finished as they are.
    */
   closed?(items: TurnItem[], stream: ResumedStream | undefined): void;
+  /** The agent's reply asked for a person (after the user got the reply and the notice). */
+  handoff?(item: TurnItem, text: string, reason: string | undefined): void;
 }
 
 function asAgentError(err: unknown): AgentError {
@@ -168,12 +173,23 @@ export class TurnRunner {
     };
     armTimeout();
 
+    // With a hand-off marker set, the stream shows the reply without it: a tail that may still
+    // become a marker is held back until it is one (cut) or cannot be (let through).
+    let raw = '';
+    let shown = '';
+    const marker = o.handoff?.marker;
     const onDelta = o.stream
       ? (delta: string) => {
           if (stopped()) return;
           // Silence is what times out: a long answer that keeps streaming is not cut off.
           armTimeout();
-          throttle.push(delta);
+          if (!marker) return throttle.push(delta);
+          raw += delta;
+          const visible = marker.visible(raw);
+          if (visible.length > shown.length && visible.startsWith(shown)) {
+            throttle.push(visible.slice(shown.length));
+            shown = visible;
+          }
         }
       : undefined;
 
@@ -223,12 +239,15 @@ export class TurnRunner {
         items.forEach((i) => i.done());
         return;
       }
-      const reply = result.text;
+      let reply = result.text;
+      const asked = marker ? marker.strip(reply) : undefined;
+      if (asked?.found) reply = asked.text ? `${asked.text}\n\n${o.handoff!.text}` : o.handoff!.text;
       const now = Date.now();
       if (remember) {
         this.memory.append(thread.id, [{ role: 'user', content: text, at: now }, { role: 'assistant', content: reply, at: now }], o.memory);
       }
       this.sendFinal(last, reply, o.stream ? throttle : undefined);
+      if (asked?.found) this.hooks.handoff?.(last, text, asked.reason);
       this.hooks.succeeded();
       finishOthers();
       last.done();

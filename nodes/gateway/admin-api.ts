@@ -13,6 +13,7 @@ import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../core/history';
 import type { ChatSummary, StoredHistoryEntry } from '../core/store/rows';
 import { gateways, type GatewayRuntime } from './gateway-runtime';
 import { flowEntries } from './flow-allowlists';
+import { operatorFields, registerOperatorRoutes } from './operator-api';
 
 export const BASE = '/chatgate/gateways';
 export const READ = 'chatgate-gateway.read';
@@ -76,7 +77,7 @@ function listName(req: Request): string {
   return typeof q === 'string' && q ? q.slice(0, 100) : 'default';
 }
 
-async function withGateway(req: Request, res: Response, fn: (gw: GatewayRuntime) => unknown): Promise<void> {
+export async function withGateway(req: Request, res: Response, fn: (gw: GatewayRuntime) => unknown): Promise<void> {
   const gw = gateways.get(String(req.params.id));
   if (!gw) {
     res.status(404).json({ error: `no deployed gateway with id ${req.params.id}` });
@@ -120,6 +121,8 @@ export function registerAdminApi(RED: NodeAPI): void {
     );
   });
 
+  registerOperatorRoutes(app, read, write, withGateway, BASE);
+
   app.get(`${BASE}/:id/channels`, read, (req, res) => withGateway(req, res, (gw) => res.json(gw.state.channels.list())));
 
   app.get(`${BASE}/:id/threads`, read, (req, res) =>
@@ -128,7 +131,7 @@ export function registerAdminApi(RED: NodeAPI): void {
       const limit = Number(req.query.limit ?? 50) || 50;
       const q = typeof req.query.q === 'string' ? req.query.q : undefined;
       const page = await gw.ops.listThreads({ offset, limit, q });
-      res.json({ offset, limit, total: page.total, items: page.items });
+      res.json({ offset, limit, total: page.total, items: page.items.map((t) => ({ ...t, ...operatorFields(gw, t.id) })) });
     }),
   );
 

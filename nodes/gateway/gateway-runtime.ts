@@ -13,6 +13,7 @@ import { redact } from '../core/redact';
 import type { HistoryStore } from '../core/store/rows';
 import type { StateOps } from '../core/store/state-ops';
 import { EmbeddedLink } from './store/embedded-link';
+import { OperatorDesk } from './operator-desk';
 import { SnapshotLink } from './store/snapshot-link';
 import type { LinkContext, MessageBus, StoreHealth, StoreLink } from './store/store-link';
 
@@ -52,6 +53,8 @@ export class GatewayRuntime {
   readonly state: GatewayState;
   readonly ready: Promise<void>;
   readonly link: StoreLink;
+  /** Takeovers and hand-off requests (in this process's memory only; see docs/operator.md). */
+  readonly operator: OperatorDesk;
   private readonly sweepTimer: NodeJS.Timeout;
   /** True once `ready` has settled: the state is loaded (or started empty after a load error). */
   private loaded = false;
@@ -66,6 +69,7 @@ export class GatewayRuntime {
     RED: NodeAPI,
   ) {
     this.state = new GatewayState(settings);
+    this.operator = new OperatorDesk({ log: (text) => node.log(redact(text)) });
     const ctx: LinkContext = {
       state: this.state,
       t: (key, params = {}) => RED._(key, params),
@@ -161,6 +165,7 @@ export class GatewayRuntime {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.operator.close();
     await this.ready;
     await this.link.close();
   }

@@ -3,6 +3,7 @@ import type { NodeDef } from 'node-red';
 import { StrategySchema } from '../core/envelope';
 import { DEFAULT_SETTINGS, MINUTE, type GatewaySettings } from '../core/gateway-state';
 import { isOff } from '../core/kit/config-values';
+import { DEFAULT_TAKEOVER_IDLE_MS } from '../core/operator/takeover-book';
 import { DEFAULT_RETENTION, type HistoryRetention } from '../core/store/rows';
 
 export interface GatewayDef extends NodeDef {
@@ -21,6 +22,8 @@ export interface GatewayDef extends NodeDef {
   historyDays?: string | number;
   /** Messages kept per chat; 0 = no count limit. */
   historyPerChat?: string | number;
+  /** Minutes without a message after which a takeover or hand-off request ends (default 30). */
+  takeoverIdle?: string | number;
 }
 
 /** Reads a number of minutes from the editor; empty or invalid falls back to the default. */
@@ -61,4 +64,9 @@ export function retentionFromDef(def: GatewayDef): HistoryRetention {
     days: nonNegative(def.historyDays, DEFAULT_RETENTION.days, false),
     perChat: nonNegative(def.historyPerChat, DEFAULT_RETENTION.perChat, true),
   };
+}
+
+/** The operator's idle time in ms: empty, zero or invalid takes the default (30 minutes). */
+export function takeoverIdleFromDef(def: GatewayDef): number {
+  return minutes(def.takeoverIdle, DEFAULT_TAKEOVER_IDLE_MS) || DEFAULT_TAKEOVER_IDLE_MS;
 }

@@ -3,7 +3,7 @@
  * listeners, de-duplication window, allowlists and channel registry, and persists them.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { settingsFromDef, type GatewayDef } from './gateway-settings';
+import { settingsFromDef, takeoverIdleFromDef, type GatewayDef } from './gateway-settings';
 import { registerAdminApi } from './admin-api';
 import { GatewayRuntime, gateways, storeKind, type GatewayNode } from './gateway-runtime';
 import { safeError } from '../core/redact';
@@ -33,6 +33,7 @@ export = function (RED: NodeAPI): void {
       { kind, contextStore: def.contextStore ?? '', flushMs, commitMs, redis },
       RED,
     );
+    node.gateway.operator.setIdleMs(takeoverIdleFromDef(def));
     gateways.set(node.id, node.gateway);
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -100,4 +100,47 @@ describe('the demo (npm start, a real Node-RED process)', function () {
     const after = await fetch(`${demo.base}/chatgate/gateways/${gw}/allowlist`, { headers: { authorization: `Bearer ${viewer}` } });
     assert.deepEqual(((await after.json()) as { runtime: unknown[] }).runtime, [{ jid: 'webhook:u9', label: 'Nine' }]);
   });
+
+  it('hands off when the user asks for a person; two adminAuth operators cannot take the thread at once', async () => {
+    const bcrypt = require('bcryptjs'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const hash = bcrypt.hashSync('secret-pass', 8);
+    const settings = path.join(dir, 'operators-settings.js');
+    fs.writeFileSync(
+      settings,
+      `module.exports = { adminAuth: { type: 'credentials', users: [
+        { username: 'alice', password: ${JSON.stringify(hash)}, permissions: '*' },
+        { username: 'bob', password: ${JSON.stringify(hash)}, permissions: '*' } ] } };`,
+    );
+    demo = await startDemo(dir, port, settings);
+    const token = async (username: string) => {
+      const res = await fetch(`${demo!.base}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: '*', username, password: 'secret-pass' }),
+      });
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const [alice, bob] = [await token('alice'), await token('bob')];
+    const api = (t: string, route: string, method = 'GET') =>
+      fetch(`${demo!.base}/chatgate/gateways/${DEMO_GATEWAY_ID}${route}`, { method, headers: { authorization: `Bearer ${t}` } });
+
+    const asked = await post(demo.base, { userId: 'u7', chatId: 'c7', text: 'I want a human, please' });
+    assert.equal(asked.status, 200, JSON.stringify(asked.body));
+    assert.equal(asked.body.text, 'Of course, I am asking a person to take over.\n\nA person will answer you here shortly.', 'the marker never reaches the user');
+    const thread = asked.body.thread.id as string;
+    const desk = (await (await api(alice, '/operator')).json()) as { handoffs: Array<{ threadId: string; source: string; reason?: string }> };
+    assert.deepEqual(desk.handoffs.map((f) => [f.threadId, f.source, f.reason]), [[thread, 'agent', 'the user asked for a person']]);
+
+    const taken = await api(alice, `/threads/${encodeURIComponent(thread)}/takeover`, 'POST');
+    assert.equal(taken.status, 200);
+    assert.equal(((await taken.json()) as { takeover: { operator: string } }).takeover.operator, 'alice', 'the adminAuth user is the operator');
+    const refused = await api(bob, `/threads/${encodeURIComponent(thread)}/takeover`, 'POST');
+    assert.equal(refused.status, 409);
+    assert.equal(((await refused.json()) as { operator: string }).operator, 'alice');
+    assert.equal((await api(bob, `/threads/${encodeURIComponent(thread)}/handback`, 'POST')).status, 409);
+    assert.equal((await api(alice, `/threads/${encodeURIComponent(thread)}/handback`, 'POST')).status, 200);
+    const again = await post(demo.base, { userId: 'u7', chatId: 'c7', text: 'hi again' });
+    assert.match(again.body.text, /You said: "hi again"/, 'back with the agent');
+    assert.match(demo.log.join(''), new RegExp(`takeover of thread ${thread} .*by alice`), 'the takeover is in the log');
+  });
 });

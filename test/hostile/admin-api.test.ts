@@ -1,7 +1,8 @@
 /**
  * The gateway's admin API (RED.httpAdmin) against generated hostile requests in the real
  * Node-RED runtime, every route — the gateway list, channels, threads (list and end), the message
- * log, the allowlist (read, add, remove), send, and the chat history (`/chats`,
+ * log, the allowlist (read, add, remove), send, the operator's desk (takeover, reply, hand-back,
+ * dismiss a hand-off), and the chat history (`/chats`,
  * `/chats/:jid/messages`) — with hostile path parameters (prototype names, malformed percent
  * escapes, lone surrogates, over-long ids), queries (repeated keys, nested keys, huge and negative
  * numbers, SQL wildcards and quotes), bodies (malformed JSON, wrong types, prototype keys, deep
@@ -35,6 +36,11 @@ const ROUTES: Route[] = [
   { name: 'allow', method: 'post', level: 'write', path: (id) => `${BASE}/${id}/allowlist`, body: true },
   { name: 'disallow', method: 'delete', level: 'write', path: (id, p) => `${BASE}/${id}/allowlist/${p}` },
   { name: 'send', method: 'post', level: 'write', path: (id) => `${BASE}/${id}/send`, body: true },
+  { name: 'operator', method: 'get', level: 'read', path: (id) => `${BASE}/${id}/operator` },
+  { name: 'takeover', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/takeover` },
+  { name: 'handback', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/handback` },
+  { name: 'reply', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/reply`, body: true },
+  { name: 'dismiss hand-off', method: 'delete', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/handoff` },
 ];
 
 /** Held permissions, as the header lists them; undefined = no token at all. */
@@ -165,7 +171,7 @@ interface Case {
 const caseArb: fc.Arbitrary<Case> = fc
   .tuple(fc.constantFrom(...ROUTES), idSegment, segment, query, fc.constantFrom(...PERMS), bodyArb('allow'), bodyArb('send'))
   .map(([route, id, p, q, perms, allowBody, sendBody]) => {
-    const c: Case = { route, url: route.path(id, p) + q, perms, ...(route.name === 'allow' ? { body: allowBody } : route.name === 'send' ? { body: sendBody } : {}) };
+    const c: Case = { route, url: route.path(id, p) + q, perms, ...(route.name === 'allow' ? { body: allowBody } : route.name === 'send' || route.name === 'reply' ? { body: sendBody } : {}) };
     return Object.assign(c, {
       [fc.toStringMethod]: () => `${route.method.toUpperCase()} ${c.url.slice(0, 300)} as ${JSON.stringify(perms)}${c.body ? ` with ${c.body.kind === 'json' ? toJson(c.body.value).slice(0, 200) : `${c.body.contentType} ${c.body.text.slice(0, 120)}`}` : ''}`,
     });

@@ -6,7 +6,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { startOpenAIServer, type FakeOpenAIServer } from '../emulators/openai-server';
-import { getNode, helper, inbound, load, sleep, unload, useUserDir } from '../helpers/red';
+import { catalogTranslator, getNode, helper, inbound, load, sleep, unload, useUserDir } from '../helpers/red';
+
+const agentText = catalogTranslator('agent-call', 'agent-call');
+import { turnKey } from '../../nodes/core/turns-in-flight';
+import { instanceId } from '../../nodes/agent-call/turns-guard';
 
 type Msg = { payload: string; event?: string; stream?: { id: string; seq: number; done: boolean }; thread?: { id: string } };
 
@@ -26,8 +30,9 @@ function turn(threadId: string, text: string) {
 describe('agent call across a full redeploy', function () {
   this.timeout(20000);
   let model: FakeOpenAIServer;
+  let userDir = '';
   beforeEach(async () => {
-    useUserDir();
+    userDir = useUserDir();
     // Slow streams: a turn is still running (and its first part shown) when the redeploy comes.
     model = await startOpenAIServer({ behavior: { chunks: 4, chunkDelayMs: 300 } });
   });
@@ -76,6 +81,35 @@ describe('agent call across a full redeploy', function () {
     const got: Msg[] = [];
     getNode('out').on('input', (m: Msg) => got.push(m));
     await sleep(1500);
-    assert.deepEqual(got, [], 'a stop that is not a deploy hands nothing to the next flow');
+    assert.deepEqual(got, [], 'a stop that is not a deploy hands nothing to the next flow (nor is it a crash to report)');
+  });
+
+  it('tells the chat, once, about a turn another process took and never finished (a crash)', async () => {
+    const f = flow(model.url);
+    await load(['gateway'], f.filter((n) => n.type === 'chatgate-gateway'));
+    const gw = getNode('gw').gateway;
+    await gw.ready;
+    const replyTo = { platform: 'webhook' as const, channelId: 'ch', chatId: 'c-crash', userId: 'u' };
+    await gw.ops.beginTurn(turnKey(instanceId(userDir), 'agent', 'm-crashed'), { threadId: 'th-crash', chatJid: 'webhook:c-crash', replyTo, text: 'what about my order?', at: Date.now() - 5000, proc: 'a process that died' });
+    await unload();
+    const asked = model.requests.length;
+    await load(['gateway', 'agentCall'], f);
+    const got: Msg[] = [];
+    const errors: Msg[] = [];
+    getNode('out').on('input', (m: Msg) => got.push(m));
+    getNode('err').on('input', (m: Msg) => errors.push(m));
+    await sleep(1500);
+    assert.equal(model.requests.length, asked, 'the cut turn is not asked again');
+    // The runtime of the test helper loads no catalogs: the key, as the real runtime's text.
+    assert.equal(agentText('agent-call.interrupted', { text: 'what about my order?' }), 'Sorry, I was restarted before I could answer “what about my order?”. Please send it again.');
+    assert.deepEqual(got.map((m) => [m.payload, (m as { chat?: { replyTo?: unknown } }).chat?.replyTo]), [['agent-call.interrupted', replyTo]]);
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as { error?: { kind?: string } }).error?.kind, 'interrupted');
+    await unload();
+    await load(['gateway', 'agentCall'], f);
+    const again: Msg[] = [];
+    getNode('out').on('input', (m: Msg) => again.push(m));
+    await sleep(800);
+    assert.deepEqual(again, [], 'reported once: the next start says nothing');
   });
 });
