@@ -332,6 +332,21 @@ describe('webhook in / out', function () {
       assert.equal(seen[0].payload, 'signed');
     });
 
+    it('a replayed signed request with a messageId is answered once (the signature covers no time; the id stops a replay)', async () => {
+      await loadFlow(webhookFlow({ auth: 'hmac', mode: 'async' }), { in: { secret: 'hmac-key' } });
+      const seen = collect('h');
+      const raw = JSON.stringify({ userId: 'u1', text: 'pay 100', messageId: 'evt-replayed' });
+      const post = () => request(app()).post('/hook').set('content-type', 'application/json').set('X-Chatgate-Signature', sign('hmac-key', raw)).send(raw);
+      assert.equal((await post()).status, 202);
+      for (let i = 0; i < 3; i++) {
+        const again = await post();
+        assert.equal(again.status, 200);
+        assert.deepEqual(again.body, { duplicate: true, messageId: 'evt-replayed' });
+      }
+      await sleep(50);
+      assert.deepEqual(seen.map((m) => m.payload), ['pay 100']);
+    });
+
     it('200 with a good HMAC on a sync webhook: signed over the raw bytes', async () => {
       await loadFlow(webhookFlow({ auth: 'hmac', signatureHeader: 'X-Sig' }), { in: { secret: 'hmac-key' } });
       // Whitespace and key order must not matter: the signature covers the bytes as sent.
