@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { isValidJidPattern } from './jid';
 
-export const ALLOWLIST_MODES = ['open', 'allowlist', 'closed'] as const;
+// pairing: checked as allowlist; an unknown sender is offered a one-time code (core/pairing.ts).
+export const ALLOWLIST_MODES = ['open', 'allowlist', 'closed', 'pairing'] as const;
 export type AllowlistMode = (typeof ALLOWLIST_MODES)[number];
 export type MatchOn = 'sender' | 'chat' | 'either';
 

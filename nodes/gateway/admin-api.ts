@@ -14,6 +14,7 @@ import type { ChatSummary, StoredHistoryEntry } from '../core/store/rows';
 import { gateways, type GatewayRuntime } from './gateway-runtime';
 import { flowEntries } from './flow-allowlists';
 import { operatorFields, registerOperatorRoutes } from './operator-api';
+import { registerPairingRoutes } from './pairing-api';
 
 export const BASE = '/chatgate/gateways';
 export const READ = 'chatgate-gateway.read';
@@ -122,6 +123,7 @@ export function registerAdminApi(RED: NodeAPI): void {
   });
 
   registerOperatorRoutes(app, read, write, withGateway, BASE);
+  registerPairingRoutes(app, read, write, withGateway, BASE);
 
   app.get(`${BASE}/:id/channels`, read, (req, res) => withGateway(req, res, (gw) => res.json(gw.state.channels.list())));
 

@@ -14,6 +14,7 @@ import type { HistoryStore } from '../core/store/rows';
 import type { StateOps } from '../core/store/state-ops';
 import { EmbeddedLink } from './store/embedded-link';
 import { OperatorDesk } from './operator-desk';
+import { PairingBook } from '../core/pairing';
 import { SnapshotLink } from './store/snapshot-link';
 import type { LinkContext, MessageBus, StoreHealth, StoreLink } from './store/store-link';
 
@@ -53,6 +54,8 @@ export class GatewayRuntime {
   readonly state: GatewayState;
   readonly ready: Promise<void>;
   readonly link: StoreLink;
+  /** Pending pairing codes, in process memory only: a restart forgets them (the sender asks again); approved senders are on the stored allowlist. */
+  readonly pairings = new PairingBook();
   /** Takeovers and hand-off requests (in this process's memory only; see docs/operator.md). */
   readonly operator: OperatorDesk;
   private readonly sweepTimer: NodeJS.Timeout;

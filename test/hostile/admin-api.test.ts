@@ -2,7 +2,7 @@
  * The gateway's admin API (RED.httpAdmin) against generated hostile requests in the real
  * Node-RED runtime, every route — the gateway list, channels, threads (list and end), the message
  * log, the allowlist (read, add, remove), send, the operator's desk (takeover, reply, hand-back,
- * dismiss a hand-off), and the chat history (`/chats`,
+ * dismiss a hand-off), pairing (list, approve, deny), and the chat history (`/chats`,
  * `/chats/:jid/messages`) — with hostile path parameters (prototype names, malformed percent
  * escapes, lone surrogates, over-long ids), queries (repeated keys, nested keys, huge and negative
  * numbers, SQL wildcards and quotes), bodies (malformed JSON, wrong types, prototype keys, deep
@@ -41,6 +41,9 @@ const ROUTES: Route[] = [
   { name: 'handback', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/handback` },
   { name: 'reply', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/reply`, body: true },
   { name: 'dismiss hand-off', method: 'delete', level: 'write', path: (id, p) => `${BASE}/${id}/threads/${p}/handoff` },
+  { name: 'pairings', method: 'get', level: 'read', path: (id) => `${BASE}/${id}/pairings` },
+  { name: 'approve pairing', method: 'post', level: 'write', path: (id, p) => `${BASE}/${id}/pairings/${p}/approve` },
+  { name: 'deny pairing', method: 'delete', level: 'write', path: (id, p) => `${BASE}/${id}/pairings/${p}` },
 ];
 
 /** Held permissions, as the header lists them; undefined = no token at all. */
