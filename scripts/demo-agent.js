@@ -18,12 +18,17 @@ function replyFor(messages) {
   if (ASKS_FOR_PERSON.test(last)) return 'Of course, I am asking a person to take over. [[handoff: the user asked for a person]]';
   const system = messages.find((m) => m.role === 'system');
   const name = /user is called ([^.\n]+)/i.exec(system?.content ?? '')?.[1]?.trim();
+  // The answer before this message, as memory holds it (the agent's, or an operator's after a takeover).
+  const lastUser = messages.lastIndexOf(users[users.length - 1]);
+  const before = messages.slice(0, lastUser).filter((m) => m.role === 'assistant').pop();
+  const earlier = String(before?.content ?? '').split('\n')[0].slice(0, 60);
   return [
     `Hello${name ? ` ${name}` : ''}! I am the **scripted demo model** (no AI, no network).`,
     '',
     `You said: "${last}"`,
     '',
     `This is **turn ${users.length}** of this thread: I count ${users.length} user message${users.length === 1 ? '' : 's'} in the history I was sent.`,
+    ...(earlier ? [`The last answer in my memory begins: "${earlier}"`] : []),
     'Send `/reset` to start a new thread.',
   ].join('\n');
 }

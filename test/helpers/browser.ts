@@ -30,12 +30,20 @@ export interface EditorSession {
   problems: string[];
 }
 
+export interface EditorOptions {
+  /** The flow to start with instead of the demo's (the demo's model still runs beside it). */
+  flow?: object[];
+}
+
 /**
  * The demo (a real Node-RED process) in a temporary user directory, and the editor open on it in
  * Chromium, loaded up to the chatgate palette. Everything the editor logs as an error is collected.
  */
-export async function openEditor(dirPrefix: string, viewport: { width: number; height: number }): Promise<EditorSession> {
-  const demo = await startDemo(fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix)), await freePort());
+export async function openEditor(dirPrefix: string, viewport: { width: number; height: number }, options: EditorOptions = {}): Promise<EditorSession> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix));
+  // The demo copies its own flow only into a directory that has none.
+  if (options.flow) fs.writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(options.flow, null, 2));
+  const demo = await startDemo(dir, await freePort());
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport });
   const problems: string[] = [];
