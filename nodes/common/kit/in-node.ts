@@ -14,7 +14,7 @@ import { redact } from '../../core/redact';
 import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
 import type { ConnectionOwner } from './out-node';
 import { handOverLateSends } from '../late-sends';
-import { claim, park } from '../../core/handover';
+import { claim, hold, park, release, successor } from '../../core/handover';
 
 /** A platform event as the flow will see it. */
 export interface InboundMessage {
@@ -52,6 +52,14 @@ export interface InNodeSpec<E> {
   standby?: string;
 }
 
+/** An in node listening, as the next deploy's node of its id finds it (core/handover.ts). */
+interface Listening {
+  take(raw: unknown): Promise<void>;
+  /** The connection's users it listens through: the same object after a deploy of changed nodes only. */
+  owner: unknown;
+  stop(): void;
+}
+
 export interface InNode {
   link: ChannelLink;
   /** Whether the node was closed (work after an await checks this). */
@@ -73,6 +81,8 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
    */
   let after: unknown[] | undefined;
   const parkedKey = `in-events:${node.id}`;
+  /** This node as the next deploy's node of its id finds it (set once it listens). */
+  let listening: Listening | undefined;
 
   const fail = (message: string) => {
     link.status('error', message, message);
@@ -81,8 +91,10 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
 
   node.on('close', (removed: boolean, done: () => void) => {
     state.closed = true;
-    if (removed) unsubscribe?.();
-    else after = [];
+    if (removed) {
+      unsubscribe?.();
+      release(parkedKey, listening);
+    } else after = [];
     link.close();
     // Each kind was logged once; the counts say how much of it there was.
     if (rejected.total > 0) node.warn(RED._(`${spec.catalog}.errors.malformedSummary`, { count: String(rejected.total), kinds: rejected.summary() }));
@@ -141,12 +153,30 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
       // A handler failure is one event's problem; the connection and the next event go on.
       node.error(redact(RED._('chatgate.status.error', { message: errorText(err) })));
     });
+  const self: Listening = (listening = { take, owner: spec.owner, stop: () => unsubscribe?.() });
   unsubscribe = spec.subscribe((raw) => {
     if (!after) return take(raw);
+    const next = successor<Listening>(parkedKey, self);
+    if (next) {
+      // The next deploy's node is up. On the same connection it hears this event itself: this
+      // node stops listening. From a connection a full redeploy is stopping (its events still
+      // being handed out one after another), the event goes to the next node directly; parked, it
+      // would wait for a node that has already claimed what was parked.
+      if (next.owner === spec.owner) {
+        self.stop();
+        return Promise.resolve();
+      }
+      return next.take(raw);
+    }
     after.push(raw);
     park(parkedKey, after);
     return Promise.resolve();
   });
+  // The previous deploy's node of this id on the same connection (a deploy of changed nodes only)
+  // stops listening: this node hears every event from now on.
+  const before = successor<Listening>(parkedKey, self);
+  hold(parkedKey, self);
+  if (before && before.owner === spec.owner) before.stop();
   // Events the previous deploy's node of this id got while it was closing.
   for (const raw of claim<unknown[]>(parkedKey) ?? []) void take(raw);
   // The gateway grants the lease that makes this instance the one that polls (or holds the session).
