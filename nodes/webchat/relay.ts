@@ -106,7 +106,12 @@ export class WebchatRelay implements RemoteDelivery {
         }),
       );
     }
-    void this.publish(this.topic, { online: userId });
+    // Announced only once Redis has the subscription: the replies that waited elsewhere are sent
+    // as soon as they hear of it, and would find no receiver here (and wait again) before that.
+    const announce = () => void this.publish(this.topic, { online: userId });
+    const ready = this.bus.subscribed?.(this.userTopic(userId));
+    if (ready) void ready.then(announce);
+    else announce();
   }
 
   private offline(userId: string): void {

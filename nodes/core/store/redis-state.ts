@@ -845,6 +845,8 @@ export class RedisState implements StateOps {
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly bus = new Map<string, Set<BusHandler>>();
+  /** Each subscribed channel's SUBSCRIBE, settled once Redis confirmed it (see subscribed). */
+  private readonly busReady = new Map<string, Promise<void>>();
   private readonly leases = new Set<RedisLease>();
   /**
    * Versions of what the mirror holds: per list and JID (the last add or remove applied), per list
@@ -1140,9 +1142,15 @@ export class RedisState implements StateOps {
     if (!handlers) {
       handlers = new Set();
       this.bus.set(channel, handlers);
-      this.openSubscriber()
-        .subscribe(channel)
-        .catch((err: unknown) => this.report(err));
+      this.busReady.set(
+        channel,
+        this.openSubscriber()
+          .subscribe(channel)
+          .then(
+            () => undefined,
+            (err: unknown) => this.report(err),
+          ),
+      );
     }
     const entry: BusHandler = { fn: handler };
     handlers.add(entry);
@@ -1150,8 +1158,18 @@ export class RedisState implements StateOps {
       const set = this.bus.get(channel);
       if (!set?.delete(entry) || set.size) return;
       this.bus.delete(channel);
+      this.busReady.delete(channel);
       this.subscriber?.unsubscribe(channel).catch((err: unknown) => this.report(err));
     };
+  }
+
+  /**
+   * Resolves once Redis has confirmed the subscription to `topic` (at once when there is none): a
+   * message published after that reaches this instance. The SUBSCRIBE goes on the subscriber's
+   * connection, a PUBLISH on another, so without waiting the order of the two is not kept.
+   */
+  subscribed(topic: string): Promise<void> {
+    return this.busReady.get(this.channel(CHANNEL.bus + topic)) ?? Promise.resolve();
   }
 
   // --- leases -----------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ export class RedisLink implements StoreLink {
     this.bus_ = {
       publish: (topic, message) => this.redis.publish(topic, message),
       subscribe: (topic, handler) => this.redis.subscribe(topic, handler),
+      subscribed: (topic) => this.redis.subscribed(topic),
     };
     this.redis.onStatus((status) => this.statusChanged(status));
   }

@@ -39,6 +39,8 @@ export interface MessageBus {
   publish(topic: string, message: unknown): Promise<number>;
   /** Every message published on the topic, this instance's own included; returns the unsubscribe. */
   subscribe(topic: string, handler: (message: unknown) => void): () => void;
+  /** Resolves once a message published from now on reaches this instance's subscription (a shared bus confirms it). */
+  subscribed?(topic: string): Promise<void>;
 }
 
 /** What the stores of one instance share: the local state answers everything, and every lease is held. */
