@@ -8,7 +8,7 @@
  * node removed from the flow, or a stop that is no deploy's, keeps nothing (core/handover.ts).
  */
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
-import { claim, forgetUnlessRedeploy, hold, park, release, successor } from '../core/handover';
+import { claim, forgetUnlessRedeploy, hold, park, release, stopGeneration, successor } from '../core/handover';
 
 type Sent = NodeMessage | Array<NodeMessage | NodeMessage[] | null> | null | undefined;
 
@@ -33,11 +33,16 @@ export function handOverLateSends(RED: NodeAPI, node: Node): void {
   }
 
   let late: Late | undefined;
+  // Flows stopped with no deploy (Node-RED shutting down, flows stopped and started again, a test
+  // unloading): what reaches this node after that is nobody's, not the next start's node's.
+  const generation = stopGeneration();
+  const stale = () => stopGeneration() !== generation;
   const own = node as unknown as { send: (msg: Sent) => void; receive: (msg: NodeMessage) => void };
   const send = own.send.bind(node);
   const receive = own.receive.bind(node);
   own.send = (msg) => {
     if (!late) return send(msg);
+    if (stale()) return;
     const next = successor<Node>(key, node);
     if (next) return next.send(msg as NodeMessage);
     late.sent.push(msg);
@@ -45,6 +50,7 @@ export function handOverLateSends(RED: NodeAPI, node: Node): void {
   };
   own.receive = (msg) => {
     if (!late) return receive(msg);
+    if (stale()) return;
     const next = successor<Node>(key, node);
     if (next) return next.receive(msg);
     late.received.push(msg);

@@ -53,6 +53,13 @@ export interface RuntimeEvents {
 }
 
 const watched = new WeakSet<object>();
+/** Counts the stops that were no deploy's: work from before one is never handed to a node after it. */
+let stops = 0;
+
+/** The count of stops that were no deploy's so far (a node keeps the one it started in). */
+export function stopGeneration(): number {
+  return stops;
+}
 
 /**
  * Parked work is for a redeploy only. When the flows stop for another reason (Node-RED shutting
@@ -65,6 +72,7 @@ export function forgetUnlessRedeploy(events: RuntimeEvents | undefined): void {
   events.on('runtime-event', (e) => {
     const ev = e as { id?: string; payload?: { state?: string; deploy?: boolean } } | undefined;
     if (ev?.id === 'runtime-state' && ev.payload?.state === 'stop' && ev.payload.deploy !== true) {
+      stops++;
       parked.clear();
       holders.clear();
     }

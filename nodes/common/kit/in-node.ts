@@ -14,7 +14,7 @@ import { redact } from '../../core/redact';
 import { linkChannel, type ChannelLink } from '../../gateway/channel-link';
 import type { ConnectionOwner } from './out-node';
 import { handOverLateSends } from '../late-sends';
-import { claim, hold, park, release, successor } from '../../core/handover';
+import { claim, hold, park, release, stopGeneration, successor } from '../../core/handover';
 
 /** A platform event as the flow will see it. */
 export interface InboundMessage {
@@ -154,8 +154,11 @@ export function runInNode<E>(RED: NodeAPI, node: Node, spec: InNodeSpec<E>): InN
       node.error(redact(RED._('chatgate.status.error', { message: errorText(err) })));
     });
   const self: Listening = (listening = { take, owner: spec.owner, stop: () => unsubscribe?.() });
+  const generation = stopGeneration();
   unsubscribe = spec.subscribe((raw) => {
     if (!after) return take(raw);
+    // The flows stopped with no deploy: the event is nobody's (the platform delivers it again).
+    if (stopGeneration() !== generation) return Promise.resolve();
     const next = successor<Listening>(parkedKey, self);
     if (next) {
       // The next deploy's node is up. On the same connection it hears this event itself: this
