@@ -4,6 +4,8 @@
  * which thread, the start of the text); never addresses beyond JIDs, tokens or whole messages.
  * Kept in memory only: it is a live view, not an audit trail.
  */
+import { randomBytes } from 'node:crypto';
+
 export const LOG_CAPACITY = 200;
 /** Longest text kept per entry; the sidebar shows a line, not the conversation. */
 export const LOG_TEXT_CHARS = 160;
@@ -52,6 +54,12 @@ function collapse(s: string): string {
  * its slot, whatever the capacity, with nothing moved.
  */
 export class MessageLog {
+  /**
+   * Names this log: a new gateway (a deploy, a restart) starts counting at 1 again, and a poller
+   * that asked with an older log's seq would skip the new entries below it; the epoch tells it to
+   * start over.
+   */
+  readonly epoch = randomBytes(6).toString('hex');
   private readonly ring: Array<LogEntry | undefined>;
   private seq = 0;
 

@@ -144,12 +144,13 @@ export function registerAdminApi(RED: NodeAPI): void {
     }),
   );
 
-  // The last messages in and out (text trimmed, JIDs only), for the editor's sidebar; ?since=<seq>.
+  // The last messages in and out (text trimmed, JIDs only), for the editor's sidebar; ?since=<seq>
+  // of the log named by `epoch` (a new gateway's log starts counting again).
   app.get(`${BASE}/:id/log`, read, (req, res) =>
     withGateway(req, res, (gw) => {
       const since = Math.max(0, Number(req.query.since ?? 0) || 0);
       const limit = Math.min(LOG_CAPACITY, Math.max(1, Number(req.query.limit ?? LOG_CAPACITY) || LOG_CAPACITY));
-      res.json({ lastSeq: gw.state.log.lastSeq, items: gw.state.log.list(since, limit) });
+      res.json({ epoch: gw.state.log.epoch, lastSeq: gw.state.log.lastSeq, items: gw.state.log.list(since, limit) });
     }),
   );
 

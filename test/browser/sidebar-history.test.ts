@@ -77,4 +77,32 @@ describe('the chat gateway sidebar: chat history', function () {
     await panel.locator('.chatgate-sb-history-close').click();
     await panel.waitFor({ state: 'hidden' });
   });
+
+  it('starts the message log over when the gateway restarts: no entry of the new log is taken as seen', async () => {
+    const sb = page.locator('.chatgate-sb');
+    await sb.locator('.chatgate-sb-logline.chatgate-sb-in', { hasText: 'one more' }).waitFor({ timeout: 10000 });
+    const logOf = async () => (await (await fetch(`${demo!.base}/chatgate/gateways/${DEMO_GATEWAY_ID}/log`)).json()) as { epoch: string; lastSeq: number };
+    const before = await logOf();
+    assert.ok(before.lastSeq >= 50, `the log has counted past 50 (${before.lastSeq})`);
+    // The sidebar stops polling while another tab is shown; the flows restart meanwhile and the
+    // new gateway's log counts past where the sidebar had got to.
+    await page.evaluate(() => (window as any).RED.sidebar.show('info')); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const flows = await (await fetch(`${demo!.base}/flows`)).json();
+    const reload = await fetch(`${demo!.base}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'reload' }, body: JSON.stringify(flows) });
+    assert.equal(reload.status, 204);
+    for (let i = 0; i < 100 && (await logOf().catch(() => before)).epoch === before.epoch; i++) await new Promise((r) => setTimeout(r, 100));
+    const after = await logOf();
+    assert.notEqual(after.epoch, before.epoch, 'a restarted gateway names a new log');
+    // 34 chats at once, then one more: 70 entries, past the 50 the sidebar keeps.
+    const posts = await Promise.all(Array.from({ length: 34 }, (_, i) => postJson(demo!.base, { userId: `fay${i + 1}`, chatId: `c-fay${i + 1}`, text: `after restart ${i + 1}` })));
+    assert.deepEqual(posts.map((p) => p.status), posts.map(() => 200));
+    assert.equal((await postJson(demo!.base, { userId: 'fay35', chatId: 'c-fay35', text: 'after restart 35' })).status, 200);
+    assert.ok((await logOf()).lastSeq > before.lastSeq);
+
+    await page.evaluate(() => (window as any).RED.sidebar.show('chatgate')); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await sb.locator('.chatgate-sb-logline.chatgate-sb-out', { hasText: 'You said: "after restart 35"' }).waitFor({ timeout: 10000 });
+    // The last 50 of the new log's 70 entries, not only those counted past where it had got to.
+    assert.equal(await sb.locator('.chatgate-sb-logline').count(), 50);
+    assert.equal(await sb.locator('.chatgate-sb-logline', { hasText: 'one more' }).count(), 0, 'nothing of the old log is left');
+  });
 });

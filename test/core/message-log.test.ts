@@ -9,6 +9,9 @@ describe('message log (the sidebar ring buffer)', () => {
     assert.deepEqual(log.list(4).map((e) => e.text), ['m5']);
     assert.deepEqual(log.list(0, 1).map((e) => e.text), ['m5']);
     assert.equal(log.lastSeq, 5);
+    // A new log (a redeployed gateway) counts from 1 again under another name.
+    assert.notEqual(new MessageLog(3).epoch, log.epoch);
+    assert.match(log.epoch, /^[0-9a-f]{12}$/);
   });
 
   it('trims text to one line and keeps no more than the fields it was given', () => {
