@@ -178,6 +178,26 @@ export = function (RED: NodeAPI): void {
       return { payload: text, chat, thread, handoff: { ...(flag.reason ? { reason: flag.reason } : {}), source: from, at: flag.at } };
     }
 
+    const handoffMarker = new HandoffMarker(settings.handoffMarker);
+
+    /**
+     * An async agent's reply names only its thread: the chat for the flag and the "human" output
+     * comes from the thread's record (a reply listener, for a thread already ended, has none).
+     */
+    function flagFromCallback(threadId: string, text: string, reason: string | undefined): void {
+      andThen(
+        gateway!.ops.getThread(threadId),
+        (t) => {
+          if (!t) return node.warn(RED._('agent-call.errors.handoffNoThread', { thread: threadId }));
+          const chat = { platform: t.platform, chatJid: t.chatJid };
+          const flag = gateway!.operator.flag(threadId, { source: 'agent', ...(reason ? { reason } : {}) }, chat);
+          const human = { payload: text, chat, thread: { id: threadId }, handoff: { ...(flag.reason ? { reason: flag.reason } : {}), source: 'agent', at: flag.at } };
+          node.send([null, null, human as unknown as NodeMessage]);
+        },
+        memoryFailed,
+      );
+    }
+
     const runner = new TurnRunner(
       provider,
       {
@@ -198,7 +218,7 @@ export = function (RED: NodeAPI): void {
         fallback: settings.fallback,
         acceptDeferred: asyncMode,
         source,
-        handoff: { marker: new HandoffMarker(settings.handoffMarker), text: settings.handoffText },
+        handoff: { marker: handoffMarker, text: settings.handoffText },
       },
       {
         failed: (err) => {
@@ -247,12 +267,15 @@ export = function (RED: NodeAPI): void {
               pending.has(threadId) || (!!gateway && (!!(await gateway.ops.getThread(threadId)) || (await gateway.ops.lookupListener(threadId)).ok)),
             deliver: ({ threadId, text }) => {
               const asked = pending.take(threadId);
+              // The marker asks for a person here too: cut from the reply, the hand-off text said.
+              const marked = handoffMarker.strip(text);
+              const reply = marked.found ? (marked.text ? `${marked.text}\n\n${settings.handoffText}` : settings.handoffText) : text;
               if (gateway) {
                 const now = Date.now();
                 andThen(
                   gateway.ops.appendMemory(
                     threadId,
-                    [...(asked !== undefined ? [{ role: 'user' as const, content: asked, at: now }] : []), { role: 'assistant', content: text, at: now }],
+                    [...(asked !== undefined ? [{ role: 'user' as const, content: asked, at: now }] : []), { role: 'assistant', content: reply, at: now }],
                     settings.memory,
                   ),
                   () => undefined,
@@ -261,7 +284,8 @@ export = function (RED: NodeAPI): void {
               }
               lastError = undefined;
               showStatus();
-              node.send([{ payload: text, thread: { id: threadId } }, null]);
+              node.send([{ payload: reply, thread: { id: threadId } }, null]);
+              if (marked.found && gateway) flagFromCallback(threadId, asked ?? '', marked.reason);
             },
           },
         );

@@ -371,6 +371,29 @@ describe('agent call node with an HTTP agent', function () {
     assert.deepEqual(history, ['user:later please', 'assistant:agent got "later please" (history: 0)']);
   });
 
+  it('async: a hand-off marker in the called-back reply is cut, the user told, the thread flagged and output 3 fired', async () => {
+    agent = await startHttpAgentServer({ auth: { kind: 'bearer', token: 'agent-token-1234' }, behavior: { mode: 'async', reply: () => 'Checking with the team. [[handoff: refund]]' } });
+    const nodes = httpFlow({ typing: false, wires: [['out'], ['err'], ['human']] });
+    nodes.push(
+      { id: 'resolver', type: 'chatgate-thread-resolver', gateway: 'gw', strategy: 'per-user', sessionMinutes: '', passReset: false, wires: [['agent'], []] } as never,
+      { id: 'human', type: 'helper' } as never,
+    );
+    await load(['gateway', 'threadResolver', 'agentCall'], nodes, { agent: { token: 'agent-token-1234' } });
+    const late = nextMessage('out');
+    const human = nextMessage('human');
+    const msg = inbound({ userId: 'u7' }, 'refund please');
+    getNode('resolver').receive(msg);
+    const reply = await late;
+    assert.equal(reply.payload, 'Checking with the team.\n\nA person will answer you here shortly.');
+    const page = await human;
+    assert.deepEqual([page.payload, page.handoff.reason, page.handoff.source, page.thread.id], ['refund please', 'refund', 'agent', reply.thread.id]);
+    assert.equal(page.chat.chatJid, msg.chat.chatJid, 'the flag names the chat the thread belongs to');
+    const gw = getNode('gw').gateway;
+    assert.equal(gw.operator.heldBack(reply.thread.id)?.state, 'handoff', 'the agent holds back until a person comes');
+    const history = gw.state.memory.history(reply.thread.id).map((t: { role: string; content: string }) => `${t.role}:${t.content}`);
+    assert.deepEqual(history, ['user:refund please', 'assistant:Checking with the team.\n\nA person will answer you here shortly.'], 'no marker in the memory');
+  });
+
   it('async with HMAC: the signed callback is checked over the raw body', async () => {
     agent = await startHttpAgentServer({ auth: { kind: 'hmac', secret: 'hmac-secret-5678' }, behavior: { mode: 'async' } });
     await load(['gateway', 'agentCall'], httpFlow({ auth: 'hmac', typing: false }), { agent: { secret: 'hmac-secret-5678' } });
