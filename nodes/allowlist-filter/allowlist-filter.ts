@@ -27,6 +27,8 @@ interface AllowlistDef extends NodeDef {
   admins?: string;
   /** pairing mode: the reply with the code; `{code}` stands for it. Empty: the catalog's text. */
   pairingText?: string;
+  /** pairing mode: what an approved sender is told. Empty: the catalog's text. */
+  pairedText?: string;
 }
 
 const ControlSchema = z.discriminatedUnion('action', [
@@ -55,6 +57,7 @@ export = function (RED: NodeAPI): void {
     if (mode === 'pairing' && customText && !customText.includes('{code}')) node.warn(RED._('allowlist-filter.errors.pairingText'));
     const catalogText = RED._('allowlist-filter.pairing.codeText');
     const codeText = customText.includes('{code}') ? customText : catalogText.includes('{code}') ? catalogText : `${catalogText} {code}`;
+    const welcome = (def.pairedText ?? '').trim() || RED._('allowlist-filter.pairing.welcome');
     let passed = 0;
     let refused = 0;
 
@@ -135,6 +138,7 @@ export = function (RED: NodeAPI): void {
         list,
         ...(chat.userName ? { userName: chat.userName } : {}),
         replyTo: chat.replyTo,
+        welcome,
       });
       if (answer.kind === 'quiet') return done();
       // The code is said to the sender only: not in the log, not in the status.

@@ -47,6 +47,8 @@ export interface PairingSender {
   userName?: string;
   /** Where the code was sent, so whoever approves may tell the sender. */
   replyTo?: ReplyTo;
+  /** What the sender is told once approved (the filter's setting). */
+  welcome?: string;
 }
 
 export interface PairingRequest extends PairingSender {
@@ -132,6 +134,7 @@ export class PairingBook {
       list: sender.list,
       ...(sender.userName ? { userName: sender.userName } : {}),
       ...(sender.replyTo ? { replyTo: sender.replyTo } : {}),
+      ...(sender.welcome ? { welcome: sender.welcome } : {}),
       requestedAt: now,
       expiresAt: now + this.ttlMs,
     };

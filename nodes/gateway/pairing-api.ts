@@ -7,6 +7,8 @@ import type { Application, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { describeIssues } from '../core/envelope';
 import type { PairingRequest } from '../core/pairing';
+import { errorText } from '../core/error-text';
+import { redact } from '../core/redact';
 import type { GatewayRuntime } from './gateway-runtime';
 
 type WithGateway = (req: Request, res: Response, fn: (gw: GatewayRuntime) => unknown) => Promise<void>;
@@ -28,11 +30,32 @@ export function pairingView(r: PairingRequest) {
   };
 }
 
-/** Puts an approved request's sender on its list; the label is the given one, the sender's name or the JID. */
-export async function admitPaired(gw: GatewayRuntime, r: PairingRequest, label?: string): Promise<{ jid: string; list: string; label: string }> {
+/**
+ * Puts an approved request's sender on its list (the label is the given one, the sender's name or
+ * the JID), then tells the sender through their platform's out node. `told` says whether that
+ * went out: a sender that cannot be told is still in (the approval is not undone), and the
+ * gateway's log says why.
+ */
+export async function admitPaired(gw: GatewayRuntime, r: PairingRequest, label?: string): Promise<{ jid: string; list: string; label: string; told: boolean }> {
   const chosen = (label || r.userName || r.jid).slice(0, 200);
   await gw.ops.addAllowEntry(r.list, { jid: r.jid, label: chosen });
-  return { jid: r.jid, list: r.list, label: chosen };
+  return { jid: r.jid, list: r.list, label: chosen, told: await tellPaired(gw, r) };
+}
+
+async function tellPaired(gw: GatewayRuntime, r: PairingRequest): Promise<boolean> {
+  if (!r.welcome || !r.replyTo) return false;
+  const sender = gw.state.channels.findSender(r.platform);
+  if (!sender) {
+    gw.node.warn(`pairing: ${r.jid} is on the list but was not told: no ${r.platform} out node is deployed`);
+    return false;
+  }
+  try {
+    await sender({ payload: r.welcome, chat: { replyTo: r.replyTo } });
+    return true;
+  } catch (err) {
+    gw.node.warn(redact(`pairing: ${r.jid} is on the list but was not told: ${errorText(err)}`));
+    return false;
+  }
 }
 
 export function registerPairingRoutes(app: Application, read: RequestHandler, write: RequestHandler, withGateway: WithGateway, base: string): void {

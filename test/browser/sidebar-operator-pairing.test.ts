@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { closeEditor, openEditor, type EditorSession } from '../helpers/browser';
-import { DEMO_GATEWAY_ID, problemLines, type Demo } from '../helpers/demo';
+import { DEMO_GATEWAY_ID, postJson, problemLines, type Demo } from '../helpers/demo';
 
 const DEMO_FLOW = path.resolve(__dirname, '../../examples/webchat-and-webhook-demo.json');
 
@@ -64,12 +64,21 @@ describe('the chat gateway sidebar: pairing requests', function () {
     assert.equal(await chat.locator('.msg.bot', { hasText: 'scripted demo model' }).count(), 0, 'the agent never saw the stranger');
 
     await request.locator('.chatgate-sb-pairing-label').fill('Stranger <b>one</b>');
+    // Another stranger's request redraws the list: the label being typed stays.
+    await postJson(demo.base, { userId: 'drifter', text: 'anyone there?' });
+    const drifter = sb.locator('.chatgate-sb-pairing', { hasText: 'webhook:drifter' });
+    await drifter.waitFor({ timeout: 10000 });
+    assert.equal(await request.locator('.chatgate-sb-pairing-label').inputValue(), 'Stranger <b>one</b>');
+    await drifter.locator('.chatgate-sb-deny').click();
+    await drifter.waitFor({ state: 'detached' });
     await request.locator('.chatgate-sb-approve').click();
     await request.waitFor({ state: 'detached' });
     await sb.locator('.chatgate-sb-pairings .chatgate-sb-empty').waitFor();
     const entry = sb.locator(`.chatgate-sb-entry[data-jid="${jid}"]`);
     await entry.waitFor({ timeout: 10000 });
     assert.match(await entry.innerText(), /Stranger <b>one<\/b>/, 'the label as typed, shown as text');
+    // The stranger is told they are in, in the chat the code went to.
+    await chat.locator('.msg.bot', { hasText: "You're in" }).waitFor({ timeout: 10000 });
 
     await say('let me in now?');
     await chat.locator('.msg.bot', { hasText: 'You said: "let me in now?"' }).waitFor({ timeout: 15000 });

@@ -39,7 +39,7 @@ function flow(filter: object = {}): object[] {
   return [
     { id: 'gw', type: 'chatgate-gateway', name: 'Secret Bot Name' },
     { id: 'wc', type: 'chatgate-webchat-in', gateway: 'gw', path: '/pc', wires: [['filter']] },
-    { id: 'filter', type: 'chatgate-allowlist-filter', gateway: 'gw', mode: 'pairing', matchOn: 'sender', entries: [{ jid: 'webchat:friend', label: 'Friend' }], admins: 'webchat:boss', pairingText: TEXT, wires: [['agent'], ['refused']], ...filter },
+    { id: 'filter', type: 'chatgate-allowlist-filter', gateway: 'gw', mode: 'pairing', matchOn: 'sender', entries: [{ jid: 'webchat:friend', label: 'Friend' }], admins: 'webchat:boss', pairingText: TEXT, pairedText: 'Welcome aboard, Stan.', wires: [['agent'], ['refused']], ...filter },
     { id: 'agent', type: 'helper' },
     { id: 'refused', type: 'helper' },
     { id: 'out', type: 'chatgate-webchat-out', gateway: 'gw' },
@@ -117,7 +117,10 @@ describe('allowlist filter: pairing mode', function () {
     await helper.request().post(`${BASE}/pairings/AAAA-AAAA/approve`).set(as('write')).send({}).expect(404);
     await helper.request().post(`/chatgate/gateways/nope/pairings/${code}/approve`).set(as('write')).send({}).expect(404);
     const ok = await helper.request().post(url).set(as('write')).send({ label: 'Stan the visitor' }).expect(200);
-    assert.deepEqual(ok.body, { jid: 'webchat:stranger', list: 'default', label: 'Stan the visitor' });
+    assert.deepEqual(ok.body, { jid: 'webchat:stranger', list: 'default', label: 'Stan the visitor', told: true });
+    // The stranger hears they are in, in the chat their code went to (the filter's Approved reply).
+    await until(() => v.replies.length === 2, 2000, 'the welcome');
+    assert.equal(v.replies[1], 'Welcome aboard, Stan.');
     await helper.request().post(url).set(as('write')).send({}).expect(404);
     assert.deepEqual(getNode('gw').gateway.allowlists.entries('default'), [{ jid: 'webchat:stranger', label: 'Stan the visitor' }]);
     v.say('stranger', 'now?');
@@ -139,6 +142,8 @@ describe('allowlist filter: pairing mode', function () {
     await until(() => boss.replies.length === 1, 2000, 'the confirmation');
     // The helper's RED._ answers catalog keys: the key is the confirmation's.
     assert.equal(boss.replies[0], 'allowlist-filter.pairing.approved');
+    await until(() => v.replies.length === 2, 2000, 'the welcome');
+    assert.equal(v.replies[1], 'Welcome aboard, Stan.');
     assert.deepEqual(getNode('gw').gateway.allowlists.entries('default'), [{ jid: 'webchat:stranger', label: 'Stan' }]);
     assert.equal(agent.length, 0);
     assert.equal(refused.length, 1);
