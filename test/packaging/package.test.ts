@@ -247,6 +247,10 @@ describe('packaging', function () {
         for (const n of flow) {
           // The pipeline example points at Ollama; here it talks to the scripted demo model.
           if (n.type === 'chatgate-agent-pipeline') Object.assign(n, { baseUrl: agent!.url, model: 'chatgate-scripted-demo', apiKeyEnv: 'CHATGATE_PACK_TEST_KEY', stream: false });
+          // What reaches the pipeline's tenth output (human) is kept where the test can read it.
+          if (n.type === 'debug' && n.z === 'c9a7b60001' && n.name === 'for a person (hand-off, takeover)') {
+            Object.assign(n, { type: 'change', rules: [{ t: 'set', p: 'human', pt: 'global', to: '{"payload": payload, "handoff": handoff, "thread": thread}', tot: 'jsonata' }], wires: [[]] });
+          }
           flows.push(n);
         }
       }
@@ -268,6 +272,18 @@ describe('packaging', function () {
       const again = await postJson(base, { userId: 'u1', text: 'and again' }, '/chatgate/example/pipeline');
       assert.equal(again.body.thread.id, piped.body.thread.id, 'the pipeline keeps the thread');
       assert.match(again.body.text, /turn 2\b/);
+      // Asked for a person: the user is told, and the pipeline's tenth output (human) says so.
+      const handed = await postJson(base, { userId: 'u2', text: 'I want a human' }, '/chatgate/example/pipeline');
+      assert.equal(handed.body.text, 'Of course, I am asking a person to take over.\n\nA person will answer you here shortly.');
+      // Node-RED's context API: `{msg, format}`, format 'undefined' until the key is set.
+      let human: { msg?: string; format?: string } = {};
+      for (let i = 0; i < 50 && human.format !== 'Object'; i++) {
+        human = (await getJson('/context/global/human')) as { msg?: string; format?: string };
+        if (human.format !== 'Object') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(human.format, 'Object', `the human output's message: ${JSON.stringify(human)}`);
+      const page = JSON.parse(human.msg!) as { payload?: string; handoff?: { source?: string; reason?: string }; thread?: { id?: string } };
+      assert.deepEqual([page.payload, page.handoff?.source, page.handoff?.reason, page.thread?.id], ['I want a human', 'agent', 'the user asked for a person', handed.body.thread.id]);
       const allowed = await postJson(base, { userId: 'alice', text: 'hi' }, '/chatgate/example/allowlist');
       assert.match(allowed.body.text, /You said: "hi"/);
       const refused = await postJson(base, { userId: 'mallory', text: 'hi' }, '/chatgate/example/allowlist');
