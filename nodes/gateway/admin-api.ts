@@ -15,6 +15,8 @@ import { gateways, type GatewayRuntime } from './gateway-runtime';
 import { flowEntries } from './flow-allowlists';
 import { operatorFields, registerOperatorRoutes } from './operator-api';
 import { registerPairingRoutes } from './pairing-api';
+import { errorText } from '../core/error-text';
+import { redact } from '../core/redact';
 
 export const BASE = '/chatgate/gateways';
 export const READ = 'chatgate-gateway.read';
@@ -234,7 +236,8 @@ export function registerAdminApi(RED: NodeAPI): void {
       try {
         await send({ payload: parsed.data.text, chat: { replyTo: address } });
       } catch (err) {
-        return res.status(502).json({ error: (err as Error).message });
+        // Whatever the platform rejected with (not always an Error), said as one line without secrets.
+        return res.status(502).json({ error: redact(errorText(err)) });
       }
       res.json({ ok: true, chatJid: parsed.data.chatJid });
     }),

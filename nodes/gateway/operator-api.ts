@@ -10,6 +10,8 @@ import { describeIssues, MAX_ID_LENGTH, type Platform, type ReplyTo } from '../c
 import { parseJid } from '../core/jid';
 import type { GatewayRuntime } from './gateway-runtime';
 import type { Takeover } from './operator-desk';
+import { errorText } from '../core/error-text';
+import { redact } from '../core/redact';
 
 type WithGateway = (req: Request, res: Response, fn: (gw: GatewayRuntime) => unknown) => Promise<void>;
 
@@ -116,7 +118,8 @@ export function registerOperatorRoutes(app: Application, read: RequestHandler, w
       try {
         await send({ payload: text, chat: { replyTo: address }, thread: { id } });
       } catch (err) {
-        return res.status(502).json({ error: (err as Error).message });
+        // Whatever the platform rejected with (not always an Error), said as one line without secrets.
+        return res.status(502).json({ error: redact(errorText(err)) });
       }
       gw.operator.touch(id);
       // The agent reads the operator's words as its own turn when the thread comes back to it.

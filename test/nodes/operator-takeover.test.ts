@@ -320,6 +320,12 @@ describe('operator takeover and hand-off (real runtime, web chat, fake OpenAI se
     });
     const failed = await writer().post(`${BASE}/threads/${thread}/reply`, { text: 'never seen' }).expect(502);
     assert.match(failed.body.error, /the platform said no/);
+    // A rejection that is no Error, carrying a token: still one clean sentence.
+    getNode('gw').gateway.state.channels.addSender('out', 'webchat', () => Promise.reject({ description: 'refused for Bearer sk-live-abcdefghijklmnop' }));
+    const odd = await writer().post(`${BASE}/threads/${thread}/reply`, { text: 'never seen' }).expect(502);
+    assert.equal(typeof odd.body.error, 'string');
+    assert.match(odd.body.error, /refused for/);
+    assert.ok(!odd.body.error.includes('sk-live-abcdefghijklmnop'), odd.body.error);
     assert.ok(!(await getNode('gw').gateway.ops.memoryHistory(thread)).some((t: { content: string }) => t.content === 'never seen'));
     await writer().post(`${BASE}/threads/${thread}/handback`).expect(200);
     await writer().delete(`${BASE}/threads/${thread}/handoff`).expect(404);
