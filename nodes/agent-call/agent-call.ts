@@ -336,7 +336,11 @@ export = function (RED: NodeAPI): void {
     const reportOnce = () => {
       events.removeListener('flows:started', reportOnce);
       clearTimeout(reportTimer);
-      if (guard) gateway!.whenReady(() => guard.reportStranded(reportCut), () => undefined);
+      if (guard) {
+        gateway!.whenReady(() => guard.reportStranded(reportCut), () => undefined);
+        // Several instances on one Redis: the turns of an instance gone for good are told by a peer.
+        guard.watchPeers(reportCut);
+      }
     };
     if (guard) {
       events.once('flows:started', reportOnce);
@@ -403,6 +407,7 @@ export = function (RED: NodeAPI): void {
     node.on('close', (removed: boolean, done: () => void) => {
       events.removeListener('flows:started', reportOnce);
       clearTimeout(reportTimer);
+      guard?.stop();
       status.close();
       callback?.close();
       unmount?.();

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import type { Chat, ThreadInfo } from '../core/envelope';
 import { listenerAddress } from '../core/reply-listeners';
 import { andThen, type StateOps } from '../core/store/state-ops';
-import { QUOTE_CHARS, turnKey, turnPrefix, type TurnInFlight } from '../core/turns-in-flight';
+import { QUOTE_CHARS, turnKey, turnOwner, turnPrefix, type TurnInFlight } from '../core/turns-in-flight';
 import type { Done } from './turn-runner';
 
 /** One instance of Node-RED: its host and user directory (the same after a restart, another on a second instance). */
@@ -36,6 +36,18 @@ export interface Stranded {
   turn: TurnInFlight;
 }
 
+/**
+ * With a shared store (Redis, several instances): how long an instance's heartbeat lives unless
+ * renewed (it is renewed at a third of it), and how often the peers look for turns of instances
+ * without one. An instance is given up only when two looks in a row found no heartbeat, so one
+ * that lost Redis for a while has renewed it before anyone takes its turns.
+ * CHATGATE_PEER_ALIVE_MS / CHATGATE_PEER_SCAN_MS change them (tests, or a slower network).
+ */
+export function peerTimings(env: NodeJS.ProcessEnv = process.env): { aliveMs: number; scanMs: number } {
+  const num = (v: string | undefined, d: number) => (v && Number(v) >= 100 ? Number(v) : d);
+  return { aliveMs: num(env.CHATGATE_PEER_ALIVE_MS, 30_000), scanMs: num(env.CHATGATE_PEER_SCAN_MS, 15_000) };
+}
+
 export class TurnsGuard {
   /** Keys this node began (its own live turns are never reported as cut). */
   private readonly live = new Set<string>();
@@ -45,6 +57,9 @@ export class TurnsGuard {
    * takes them over (same keys); after Node-RED stops, the next process reports them.
    */
   private keeping = false;
+  private timers: NodeJS.Timeout[] = [];
+  /** Instances seen without a heartbeat at the last look, and when. */
+  private readonly missing = new Map<string, number>();
 
   constructor(
     private readonly ops: StateOps,
@@ -77,7 +92,10 @@ export class TurnsGuard {
     this.keeping = true;
   }
 
-  /** The turns a crash cut (read once the store is warm), each handed to `report` and then forgotten. */
+  /**
+   * The turns a crash cut (read once the store is warm), each claimed and then handed to `report`:
+   * a peer that gave this instance up may be claiming the same turns, and only one of them tells.
+   */
   reportStranded(report: (s: Stranded) => void): void {
     andThen(
       this.ops.turnsWithPrefix(turnPrefix(this.instance, this.nodeId)),
@@ -88,12 +106,69 @@ export class TurnsGuard {
             andThen(this.ops.endTurn(key), () => undefined, this.failed);
             continue;
           }
-          try {
-            report({ key, turn });
-          } finally {
-            andThen(this.ops.endTurn(key), () => undefined, this.failed);
-          }
+          this.claimAndReport(key, turn, report);
         }
+      },
+      this.failed,
+    );
+  }
+
+  /**
+   * With a shared store: keeps this instance's heartbeat and, every `scanMs`, reports the turns of
+   * this node that instances gone for good left behind (killed, a host that never came back): two
+   * looks in a row without their heartbeat. Without this their chats waited for ever — only the
+   * same instance starting again told them.
+   */
+  watchPeers(report: (s: Stranded) => void, timings = peerTimings()): void {
+    const { markAlive, instancesAlive } = this.ops;
+    if (!markAlive || !instancesAlive) return;
+    const beat = () => andThen(markAlive.call(this.ops, this.instance, timings.aliveMs), () => undefined, this.failed);
+    beat();
+    this.timers.push(setInterval(beat, Math.max(50, Math.floor(timings.aliveMs / 3))));
+    const look = () =>
+      andThen(
+        this.ops.turnsWithPrefix(''),
+        (all) => {
+          const theirs = new Map<string, Array<[string, TurnInFlight]>>();
+          for (const [key, turn] of all) {
+            const owner = turnOwner(key);
+            if (!owner || owner.nodeId !== this.nodeId || owner.instance === this.instance) continue;
+            theirs.set(owner.instance, [...(theirs.get(owner.instance) ?? []), [key, turn]]);
+          }
+          for (const gone of this.missing.keys()) if (!theirs.has(gone)) this.missing.delete(gone);
+          const instances = [...theirs.keys()];
+          if (!instances.length) return;
+          andThen(
+            instancesAlive.call(this.ops, instances),
+            (alive) => {
+              const now = Date.now();
+              instances.forEach((instance, i) => {
+                if (alive[i]) return void this.missing.delete(instance);
+                const since = this.missing.get(instance);
+                if (since === undefined) return void this.missing.set(instance, now);
+                for (const [key, turn] of theirs.get(instance)!) this.claimAndReport(key, turn, report);
+              });
+            },
+            this.failed,
+          );
+        },
+        this.failed,
+      );
+    this.timers.push(setInterval(look, timings.scanMs));
+    for (const t of this.timers) t.unref?.();
+  }
+
+  /** Stops the heartbeat and the looks (the node closes; the next deploy's node starts its own). */
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private claimAndReport(key: string, turn: TurnInFlight, report: (s: Stranded) => void): void {
+    andThen(
+      this.ops.claimTurn(key),
+      (mine) => {
+        if (mine) report({ key, turn });
       },
       this.failed,
     );

@@ -269,8 +269,14 @@ export class GatewayState implements StateOps {
   }
 
   endTurn(key: string): void {
+    this.claimTurn(key);
+  }
+
+  claimTurn(key: string): boolean {
     if (this.reader) this.miss('turns', key);
-    if (this.turns.end(key)) this.changed('turns', key);
+    const ended = this.turns.end(key);
+    if (ended) this.changed('turns', key);
+    return ended;
   }
 
   /** Waits for the warm-up: a turn a crash cut may be any stored row. */

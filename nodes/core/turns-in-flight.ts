@@ -37,6 +37,14 @@ export function turnPrefix(instance: string, nodeId: string): string {
   return `${instance}/${nodeId}/`;
 }
 
+/** The instance and node of a key (undefined for a key of another shape). */
+export function turnOwner(key: string): { instance: string; nodeId: string } | undefined {
+  const a = key.indexOf('/');
+  const b = a < 0 ? -1 : key.indexOf('/', a + 1);
+  if (a <= 0 || b <= a + 1) return undefined;
+  return { instance: key.slice(0, a), nodeId: key.slice(a + 1, b) };
+}
+
 /** A stored value read back as a turn, or undefined when it is not one (a foreign or damaged row). */
 export function turnFrom(value: unknown): TurnInFlight | undefined {
   if (!value || typeof value !== 'object') return undefined;

@@ -108,6 +108,20 @@ describe('core/store/redis-state (a real redis-server)', function () {
       assert.deepEqual((await b.turnsWithPrefix('i1/n1/')).map(([k, v]) => [k, v.threadId]), [['i1/n1/m1', 't1']]);
       assert.deepEqual((await a.turnsWithPrefix('i2/n1/')).map(([, v]) => v.threadId), ['t3']);
     });
+
+    it('a turn is claimed by one instance only; heartbeats live their TTL unless renewed', async () => {
+      const a = makeState('cg:claim:');
+      const b = makeState('cg:claim:');
+      const t = { threadId: 't1', chatJid: 'tg:1', replyTo: { platform: 'telegram' as const, channelId: 'bot', chatId: '1', userId: '1' }, text: 'hi', at: 1 };
+      await a.beginTurn('i1/n1/m1', t);
+      assert.deepEqual(await Promise.all([a.claimTurn('i1/n1/m1'), b.claimTurn('i1/n1/m1')]).then((r) => r.sort()), [false, true]);
+      assert.deepEqual(await b.turnsWithPrefix(''), []);
+      await a.markAlive('i1', 300);
+      assert.deepEqual(await b.instancesAlive(['i1', 'i2']), [true, false]);
+      await new Promise((r) => setTimeout(r, 450));
+      assert.deepEqual(await b.instancesAlive(['i1']), [false], 'not renewed: gone');
+      assert.deepEqual(await b.instancesAlive([]), []);
+    });
   });
 
   describe('threads', () => {

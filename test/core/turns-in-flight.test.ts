@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GatewayState } from '../../nodes/core/gateway-state';
 import { openSqliteBackend } from '../../nodes/core/store/sqlite-backend';
-import { turnFrom, turnKey, turnPrefix, TurnsInFlight, type TurnInFlight } from '../../nodes/core/turns-in-flight';
+import { turnFrom, turnKey, turnOwner, turnPrefix, TurnsInFlight, type TurnInFlight } from '../../nodes/core/turns-in-flight';
+import { peerTimings } from '../../nodes/agent-call/turns-guard';
 
 const turn = (threadId: string, at: number): TurnInFlight => ({
   threadId,
@@ -34,6 +35,22 @@ describe('core/turns-in-flight', () => {
     assert.deepEqual(found.map(([, t]) => t.threadId), ['t1']);
     assert.equal(changed.length, 5, 'an end of a turn that was not there changes nothing');
     assert.ok(changed.every((c) => c.startsWith('turns ')));
+  });
+
+  it('names the owner of a key; a local store claims a turn once', () => {
+    assert.deepEqual(turnOwner(turnKey('i1', 'n1', 'm/with/slashes')), { instance: 'i1', nodeId: 'n1' });
+    for (const bad of ['', 'i1', 'i1/', '/n1/m', 'i1//m']) assert.equal(turnOwner(bad), undefined, bad);
+    const state = new GatewayState();
+    state.beginTurn(turnKey('i', 'n', 'm'), turn('t', 1));
+    assert.deepEqual([state.claimTurn(turnKey('i', 'n', 'm')), state.claimTurn(turnKey('i', 'n', 'm'))], [true, false]);
+    // One instance's store has no heartbeat: nobody else is there to report its turns.
+    assert.equal((state as { markAlive?: unknown }).markAlive, undefined);
+  });
+
+  it('peer timings: 30 s heartbeat, 15 s looks, changed by the environment above 100 ms only', () => {
+    assert.deepEqual(peerTimings({}), { aliveMs: 30_000, scanMs: 15_000 });
+    assert.deepEqual(peerTimings({ CHATGATE_PEER_ALIVE_MS: '900', CHATGATE_PEER_SCAN_MS: '300' }), { aliveMs: 900, scanMs: 300 });
+    assert.deepEqual(peerTimings({ CHATGATE_PEER_ALIVE_MS: '5', CHATGATE_PEER_SCAN_MS: 'soon' }), { aliveMs: 30_000, scanMs: 15_000 });
   });
 
   it('comes back from a snapshot, and a foreign value is not a turn', () => {

@@ -52,6 +52,7 @@ const NS = {
   chatListener: 'ls:c:',
   memory: 'mem:',
   turns: 'turns',
+  alive: 'alive:',
   allowlist: 'al:l:',
   allowlistNames: 'al:names',
   allowlistVersion: 'al:version',
@@ -1055,6 +1056,24 @@ export class RedisState implements StateOps {
     return this.run(async () => {
       await this.client.hdel(this.key(NS.turns), key);
     });
+  }
+
+  /** Deletes the turn and says whether this call did: of two instances claiming it, one wins. */
+  claimTurn(key: string): Promise<boolean> {
+    return this.run(async () => (await this.client.hdel(this.key(NS.turns), key)) === 1);
+  }
+
+  // An instance's heartbeat: a key that lives `ttlMs` unless renewed. A peer finding none for an
+  // instance whose turns are in flight knows it is gone (turns-guard.ts).
+  markAlive(instance: string, ttlMs: number): Promise<void> {
+    return this.run(async () => {
+      await this.client.set(this.key(NS.alive) + instance, String(Date.now()), 'PX', ttlMs);
+    });
+  }
+
+  instancesAlive(instances: string[]): Promise<boolean[]> {
+    if (!instances.length) return Promise.resolve([]);
+    return this.run(async () => (await this.client.mget(...instances.map((i) => this.key(NS.alive) + i))).map((v) => v !== null));
   }
 
   turnsWithPrefix(prefix: string): Promise<Array<[string, TurnInFlight]>> {

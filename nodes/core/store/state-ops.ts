@@ -36,6 +36,15 @@ export interface StateOps {
   /** An agent turn accepted (turns-in-flight.ts): kept until endTurn, so a crash cannot lose it silently. */
   beginTurn(key: string, turn: TurnInFlight): Maybe<void>;
   endTurn(key: string): Maybe<void>;
+  /** Ends the turn and says whether this call ended it (of two callers, one gets true). */
+  claimTurn(key: string): Maybe<boolean>;
+  /**
+   * A shared store's heartbeat of one instance, renewed while it runs (Redis). Stores of one
+   * instance have none: no peer is there to miss it.
+   */
+  markAlive?(instance: string, ttlMs: number): Maybe<void>;
+  /** For each instance, whether its heartbeat is there. */
+  instancesAlive?(instances: string[]): Maybe<boolean[]>;
   /** The unfinished turns whose keys start with `prefix`, oldest first. */
   turnsWithPrefix(prefix: string): Maybe<Array<[string, TurnInFlight]>>;
 }
