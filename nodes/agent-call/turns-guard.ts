@@ -122,7 +122,10 @@ export class TurnsGuard {
   watchPeers(report: (s: Stranded) => void, timings = peerTimings()): void {
     const { markAlive, instancesAlive } = this.ops;
     if (!markAlive || !instancesAlive) return;
-    const beat = () => andThen(markAlive.call(this.ops, this.instance, timings.aliveMs), () => undefined, this.failed);
+    // A store that is down says so in the gateway's status; a heartbeat or a look that fails is
+    // simply tried again at the next tick.
+    const quiet = () => undefined;
+    const beat = () => andThen(markAlive.call(this.ops, this.instance, timings.aliveMs), () => undefined, quiet);
     beat();
     this.timers.push(setInterval(beat, Math.max(50, Math.floor(timings.aliveMs / 3))));
     const look = () =>
@@ -146,13 +149,16 @@ export class TurnsGuard {
                 if (alive[i]) return void this.missing.delete(instance);
                 const since = this.missing.get(instance);
                 if (since === undefined) return void this.missing.set(instance, now);
+                // Two misses a look apart in time: looks queued while Redis was away answer in a
+                // burst when it returns, before the instance had a chance to renew its heartbeat.
+                if (now - since < timings.scanMs * 0.9) return;
                 for (const [key, turn] of theirs.get(instance)!) this.claimAndReport(key, turn, report);
               });
             },
-            this.failed,
+            quiet,
           );
         },
-        this.failed,
+        quiet,
       );
     this.timers.push(setInterval(look, timings.scanMs));
     for (const t of this.timers) t.unref?.();

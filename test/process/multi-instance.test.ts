@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
+import { startOpenAIServer, type FakeOpenAIServer } from '../emulators/openai-server';
 import { startTelegramServer, type TelegramServer } from '../emulators/telegram-server';
 import { startHttpTap, type HttpTap } from '../helpers/http-tap';
 import { nodeRedProcess, writeUserDir, type NodeRedProcess } from '../helpers/node-red-process';
@@ -26,6 +27,7 @@ const HOOK = 'b2b2000000000002';
 const CHAT = 'b2b2000000000010';
 const BOT = 'b2b2000000000020';
 const TG_IN = 'b2b2000000000021';
+const AGENT = 'b2b2000000000032';
 const TOKEN = '123456789:AAmulti-instance-token_value';
 const TG_USER = 5001;
 
@@ -72,6 +74,11 @@ return [null, msg];`,
     { id: TG_IN, type: 'chatgate-telegram-in', z: TAB, bot: BOT, gateway: GW, groups: 'mention', wires: [['b2b2000000000022']] },
     fn('b2b2000000000022', "msg.payload = 'echo ' + msg.payload + ' from ' + env.get('INSTANCE'); return msg;", [['b2b2000000000023']]),
     { id: 'b2b2000000000023', type: 'chatgate-telegram-out', z: TAB, bot: BOT, gateway: GW, typing: false, wires: [] },
+    // An agent call (the fake OpenAI server in this process), answered on the webhook's callback URL.
+    { id: 'b2b2000000000030', type: 'chatgate-webhook-in', z: TAB, gateway: GW, path: '/mi/agent', mode: 'async', timeout: 30, callbackUrl, auth: 'none', maxBytes: 65536, wires: [['b2b2000000000031']] },
+    { id: 'b2b2000000000031', type: 'chatgate-thread-resolver', z: TAB, gateway: GW, strategy: '', sessionMinutes: '', passReset: false, wires: [[AGENT], []] },
+    { id: AGENT, type: 'chatgate-agent-call', z: TAB, gateway: GW, provider: 'openai', baseUrl: '${AGENT_URL}', model: 'fake-model', stream: false, typing: false, timeout: 60, retries: 0, wires: [['b2b2000000000033'], [], []] },
+    { id: 'b2b2000000000033', type: 'chatgate-reply-router', z: TAB, gateway: GW, wires: [[], [], [], [], ['b2b2000000000005'], [], []] },
   ];
 }
 
@@ -167,6 +174,7 @@ describe('two Node-RED processes on one Redis', function () {
   let redis: RedisServer;
   let tg: TelegramServer;
   let cb: Awaited<ReturnType<typeof callbackReceiver>>;
+  let model: FakeOpenAIServer;
   const taps: Record<string, HttpTap> = {};
   const nodes: Record<string, NodeRedProcess> = {};
   const visitors: Visitor[] = [];
@@ -179,12 +187,13 @@ describe('two Node-RED processes on one Redis', function () {
   const repliesTo = (messageId: string) => cb.replies.filter((r) => r.messageId === messageId);
 
   before(async () => {
-    [redis, tg, cb] = await Promise.all([startRedisServer(), startTelegramServer({ token: TOKEN }), callbackReceiver()]);
+    [redis, tg, cb, model] = await Promise.all([startRedisServer(), startTelegramServer({ token: TOKEN }), callbackReceiver(), startOpenAIServer()]);
     for (const name of ['A', 'B']) {
       taps[name] = await startHttpTap(tg.apiRoot);
       const dir = path.join(root, name);
       writeUserDir(dir, flow(cb.url), { [GW]: { redisUrl: redis.url }, [BOT]: { token: TOKEN } });
-      nodes[name] = await nodeRedProcess(name, dir, { INSTANCE: name, TG_API_ROOT: taps[name].url });
+      // Heartbeats of 1.5 s looked for every 0.5 s: the default 30 s / 15 s, shortened.
+      nodes[name] = await nodeRedProcess(name, dir, { INSTANCE: name, TG_API_ROOT: taps[name].url, AGENT_URL: model.url, CHATGATE_PEER_ALIVE_MS: '1500', CHATGATE_PEER_SCAN_MS: '500' });
     }
     await Promise.all([nodes.A.start(), nodes.B.start()]);
   });
@@ -192,7 +201,7 @@ describe('two Node-RED processes on one Redis', function () {
   after(async () => {
     for (const v of visitors) await v.close();
     await Promise.all(Object.values(nodes).map((p) => p.stop()));
-    await Promise.all([...Object.values(taps).map((t) => t.close()), tg?.close(), cb?.close(), redis?.stop()]);
+    await Promise.all([...Object.values(taps).map((t) => t.close()), tg?.close(), cb?.close(), model?.close(), redis?.stop()]);
     fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -339,5 +348,23 @@ describe('two Node-RED processes on one Redis', function () {
     assert.deepEqual(after.map((t) => t.replace(/ from \w$/, '')).sort(), ['echo five', 'echo six'], 'each Telegram message answered once');
     assert.equal(tg.stats.conflicts, 0, 'never two pollers at once');
     console.log(`      Redis down ${((upAt - downAt) / 1000).toFixed(1)} s; everything answered ${(backMs / 1000).toFixed(1)} s after it returned`);
+  });
+
+  it('an instance killed during an agent turn, never back: the other tells the chat, once', async () => {
+    // Both run; the model never answers A's request, so the turn is in flight when A dies.
+    model.setBehavior({ hang: true }, 1);
+    const asked = model.requests.length;
+    const sent = await postJson(`${nodes.A.base}/mi/agent`, { userId: 'c-peer', chatId: 'c-peer', messageId: 'peer-1', text: 'will A answer?' });
+    assert.equal(sent.status, 202);
+    await until(`the model asked (A said: ${nodes.A.log.join('').slice(-1500)})`, () => model.requests.length > asked, 5000);
+    const killedAt = Date.now();
+    await nodes.A.kill();
+    const told = await until(`the notice (B said: ${nodes.B.log.join('').slice(-1200)}; callbacks: ${JSON.stringify(cb.replies.filter((r) => r.chatId === 'c-peer'))})`, () => cb.replies.find((r) => r.chatId === 'c-peer'), 15_000);
+    const tellMs = Date.now() - killedAt;
+    assert.equal(told.text, 'Sorry, I was restarted before I could answer “will A answer?”. Please send it again.');
+    await sleep(1500);
+    assert.equal(cb.replies.filter((r) => r.chatId === 'c-peer').length, 1, 'told once');
+    assert.ok(!nodes.B.log.join('').includes('will A answer?'), "the user's text is not in the survivor's log");
+    console.log(`      agent turn of a killed instance told to its chat by the other ${(tellMs / 1000).toFixed(1)} s after the SIGKILL (heartbeat 1.5 s, looks every 0.5 s)`);
   });
 });
