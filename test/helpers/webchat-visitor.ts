@@ -12,7 +12,7 @@ export class Visitor {
   private readonly waiters: Array<{ pred: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private constructor(
     readonly ws: WebSocket,
-    readonly userId: string,
+    readonly userId: string | undefined,
   ) {
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as Frame;
@@ -27,15 +27,24 @@ export class Visitor {
     });
   }
 
+  /** A page that has received its hello frame. */
   static async open(path: string, userId: string): Promise<Visitor> {
-    const ws = new WebSocket(`${helper.url().replace(/^http/, 'ws')}${path}?userId=${userId}`, { handshakeTimeout: 2000 });
-    const v = new Visitor(ws, userId);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const v = await Visitor.connect(path, userId);
     await v.next('hello');
     return v;
+  }
+
+  /**
+   * The socket only, open (no wait for the hello frame; no userId: the server makes one up). An
+   * upgrade nobody answers hangs, so a connection that must fail gets a short handshake timeout.
+   */
+  static connect(path: string, userId?: string, handshakeTimeout = 2000): Promise<Visitor> {
+    const ws = new WebSocket(`${helper.url().replace(/^http/, 'ws')}${path}${userId ? `?userId=${userId}` : ''}`, { handshakeTimeout });
+    const v = new Visitor(ws, userId);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(v));
+      ws.once('error', reject);
+    });
   }
 
   /** The first frame (received or to come) of this type that matches; taken out of `frames`. */
@@ -66,6 +75,11 @@ export class Visitor {
 
   say(id: string, text: string): void {
     this.ws.send(JSON.stringify({ type: 'message', id, userId: this.userId, text }));
+  }
+
+  /** A message frame naming its own user (which the server checks against the socket's). */
+  sayAs(id: string, userId: string, text: string, extra: Frame = {}): void {
+    this.ws.send(JSON.stringify({ type: 'message', id, userId, text, ...extra }));
   }
 
   close(): Promise<void> {

@@ -6,71 +6,7 @@ import { strict as assert } from 'node:assert';
 import WebSocket from 'ws';
 import { WebchatHub, type ClientSocket } from '../../nodes/webchat/hub';
 import { captured, collect, getNode, helper, load, nextMessage, sleep, unload, useUserDir } from '../helpers/red';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Frame = Record<string, any>;
-
-/** A visitor's page, reduced to its socket and the frames it has received. */
-class Visitor {
-  readonly frames: Frame[] = [];
-  private readonly waiters: Array<{ pred: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      this.frames.push(frame);
-      for (const w of [...this.waiters]) {
-        if (w.pred(frame)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(frame);
-        }
-      }
-    });
-  }
-
-  /** An upgrade nobody answers hangs, so a connection that must fail gets a short handshake timeout. */
-  static open(path: string, userId?: string, handshakeTimeout = 2000): Promise<Visitor> {
-    const url = helper.url().replace(/^http/, 'ws') + path + (userId ? `?userId=${userId}` : '');
-    const ws = new WebSocket(url, { handshakeTimeout });
-    const v = new Visitor(ws);
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(v));
-      ws.once('error', reject);
-    });
-  }
-
-  /** The first frame (already received or still to come) of this type that matches. */
-  next(type: string, pred: (f: Frame) => boolean = () => true, ms = 2000): Promise<Frame> {
-    const match = (f: Frame) => f.type === type && pred(f);
-    const seen = this.frames.find(match);
-    if (seen) {
-      this.frames.splice(this.frames.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${type} frame within ${ms} ms; got ${JSON.stringify(this.frames)}`)), ms);
-      this.waiters.push({
-        pred: match,
-        resolve: (f) => {
-          clearTimeout(timer);
-          this.frames.splice(this.frames.indexOf(f), 1);
-          resolve(f);
-        },
-      });
-    });
-  }
-
-  say(id: string, userId: string, text: string, extra: Frame = {}): void {
-    this.ws.send(JSON.stringify({ type: 'message', id, userId, text, ...extra }));
-  }
-
-  close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.ws.once('close', () => resolve());
-      this.ws.close();
-    });
-  }
-}
+import { Visitor, type Frame } from '../helpers/webchat-visitor';
 
 const WS = '/chat/ws';
 
@@ -100,7 +36,7 @@ function nextError(nodeId: string, ms = 2000): Promise<Error> {
 describe('webchat in / out', function () {
   const visitors: Visitor[] = [];
   const visit = async (userId?: string) => {
-    const v = await Visitor.open(WS, userId);
+    const v = await Visitor.connect(WS, userId);
     visitors.push(v);
     await v.next('hello');
     return v;
@@ -145,12 +81,12 @@ describe('webchat in / out', function () {
 
   it('sends a visitor message into the flow as an envelope and acknowledges it', async function () {
     await load(['gateway', 'webchatIn', 'webchatOut'], flow());
-    const v = await Visitor.open(WS);
+    const v = await Visitor.connect(WS);
     visitors.push(v);
     const hello = await v.next('hello');
     assert.equal(hello.title, 'Test <chat>');
     const got = nextMessage('h');
-    v.say('m1', 'alice', 'hello there', { userName: 'Alice' });
+    v.sayAs('m1', 'alice', 'hello there', { userName: 'Alice' });
     const msg = await got;
     assert.equal(msg.payload, 'hello there');
     assert.deepEqual(
@@ -181,7 +117,7 @@ describe('webchat in / out', function () {
     const aliceTab2 = await visit('alice');
     const bob = await visit('bob');
     const got = nextMessage('h');
-    alice.say('a1', 'alice', 'hi');
+    alice.sayAs('a1', 'alice', 'hi');
     const msg = await got;
     helper.getNode('out').receive({ ...msg, payload: 'reply for **alice**' });
     const r1 = await alice.next('reply');
@@ -197,7 +133,7 @@ describe('webchat in / out', function () {
     await load(['gateway', 'webchatIn', 'webchatOut'], flow());
     const alice = await visit('alice');
     const got = nextMessage('h');
-    alice.say('a1', 'alice', 'hi');
+    alice.sayAs('a1', 'alice', 'hi');
     const msg = await got;
     const out = helper.getNode('out');
     out.receive({ ...msg, event: 'typing' });
@@ -220,11 +156,11 @@ describe('webchat in / out', function () {
     await load(['gateway', 'webchatIn', 'webchatOut'], flow());
     const seen = collect('h');
     const first = await visit('alice');
-    first.say('dup1', 'alice', 'once');
+    first.sayAs('dup1', 'alice', 'once');
     await first.next('ack');
     await first.close();
     const again = await visit('alice');
-    again.say('dup1', 'alice', 'once');
+    again.sayAs('dup1', 'alice', 'once');
     assert.deepEqual(await again.next('ack'), { type: 'ack', id: 'dup1' }, 'a resend is acknowledged, so the page stops resending');
     await sleep(100);
     assert.equal(seen.length, 1);
@@ -239,18 +175,18 @@ describe('webchat in / out', function () {
     v.ws.send(JSON.stringify({ type: 'message', id: 'x1', userId: '../etc', text: 'hi' }));
     const badUser = await v.next('error');
     assert.equal(badUser.id, 'x1', 'the page learns which message failed');
-    v.say('x2', 'alice', 'x'.repeat(8001));
+    v.sayAs('x2', 'alice', 'x'.repeat(8001));
     assert.equal((await v.next('error')).id, 'x2');
-    v.say('x3', 'alice', '   ');
+    v.sayAs('x3', 'alice', '   ');
     assert.equal((await v.next('error')).id, 'x3');
     v.ws.send(JSON.stringify({ type: 'subscribe', id: 'x4' }));
     await v.next('error');
     v.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     assert.match((await v.next('error')).error, /binary/);
     // The socket belongs to its first user; it cannot speak for someone else.
-    v.say('ok1', 'alice', 'fine');
+    v.sayAs('ok1', 'alice', 'fine');
     await v.next('ack');
-    v.say('x5', 'mallory', 'as someone else');
+    v.sayAs('x5', 'mallory', 'as someone else');
     assert.equal((await v.next('error')).id, 'x5');
     await sleep(50);
     assert.deepEqual(
@@ -263,7 +199,7 @@ describe('webchat in / out', function () {
     await load(['gateway', 'webchatIn', 'webchatOut'], flow());
     const first = await visit('alice');
     const got = nextMessage('h');
-    first.say('a1', 'alice', 'hi');
+    first.sayAs('a1', 'alice', 'hi');
     const msg = await got;
     await first.close();
     await sleep(50);
@@ -273,7 +209,7 @@ describe('webchat in / out', function () {
     out.receive({ ...msg, payload: 'part', stream: { id: 's9', seq: 0, done: false } });
     out.receive({ ...msg, payload: 'part and whole', stream: { id: 's9', seq: 1, done: true } });
     await sleep(50);
-    const back = await Visitor.open(WS, 'alice');
+    const back = await Visitor.connect(WS, 'alice');
     visitors.push(back);
     await back.next('hello');
     assert.equal((await back.next('reply')).text, 'while you were away');
@@ -323,7 +259,7 @@ describe('webchat in / out', function () {
     assert.equal(gw.state.channels.get('in').state, 'connected');
     const seen = collect('h');
     const v = await visit('alice');
-    v.say('m1', 'alice', 'still works');
+    v.sayAs('m1', 'alice', 'still works');
     await v.next('ack');
     await sleep(50);
     assert.equal(seen.length, 1, 'the first node still serves, and only once');
@@ -347,7 +283,7 @@ describe('webchat in / out', function () {
     };
     server.on('upgrade', other);
     try {
-      await assert.rejects(Visitor.open('/elsewhere'));
+      await assert.rejects(Visitor.connect('/elsewhere'));
       assert.ok(otherSawIt);
       const v = await visit('alice');
       assert.equal(v.ws.readyState, WebSocket.OPEN);
@@ -367,7 +303,7 @@ describe('webchat in / out', function () {
     assert.equal(upgradeListeners(), during - 1);
     assert.equal((await fetch(`${helper.url()}/chat`)).status, 404);
     assert.equal((await fetch(`${helper.url()}/chat/app.js`)).status, 404);
-    await assert.rejects(Visitor.open(WS, undefined, 300));
+    await assert.rejects(Visitor.connect(WS, undefined, 300));
     // And the path is free again for the next deploy.
     await load(['gateway', 'webchatIn', 'webchatOut'], flow());
     assert.equal((await fetch(`${helper.url()}/chat`)).status, 200);
@@ -392,8 +328,8 @@ describe('webchat in under httpNodeRoot', function () {
     const html = await (await fetch(`${helper.url()}/red/chat`)).text();
     assert.ok(html.includes('src="/red/chat/app.js"'));
     assert.equal((await fetch(`${helper.url()}/red/chat/style.css`)).status, 200);
-    await assert.rejects(Visitor.open(WS, undefined, 300), 'not at the bare path');
-    const v = await Visitor.open(`/red${WS}`, 'alice');
+    await assert.rejects(Visitor.connect(WS, undefined, 300), 'not at the bare path');
+    const v = await Visitor.connect(`/red${WS}`, 'alice');
     await v.next('hello');
     await v.close();
   });
