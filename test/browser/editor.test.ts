@@ -101,8 +101,7 @@ describe('the Node-RED editor in Chromium', function () {
       // No label is left showing a bare i18n key.
       const labels = await tray.locator('label, .form-tips, h4').allInnerTexts();
       for (const l of labels) assert.doesNotMatch(l, /^[\w-]+\.[\w.-]+$/, `${type}: "${l}" is translated`);
-      await page.locator('#node-dialog-cancel, #node-config-dialog-cancel').first().click();
-      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0);
+      await closeTrays();
 
       // The help's first paragraph is the palette tooltip, so it must be there and say something.
       const first = await page.evaluate((t) => {
@@ -164,6 +163,19 @@ describe('the Node-RED editor in Chromium', function () {
     assert.notEqual(again.body.thread.id, a.body.thread.id, 'the ended thread is gone; a new one starts');
     assert.deepEqual(problemLines(demo!), []);
   });
+
+  /**
+   * Cancels the open edit trays. On a loaded machine a click can land while a tray still slides
+   * in (its buttons not yet wired), so the cancel is clicked again until no tray is left.
+   */
+  async function closeTrays() {
+    const deadline = Date.now() + 30000;
+    while ((await page.locator('.red-ui-tray').count()) > 0) {
+      assert.ok(Date.now() < deadline, `an edit tray did not close: ${await page.locator('.red-ui-tray-header').allInnerTexts()}`);
+      await page.locator('#node-dialog-cancel, #node-config-dialog-cancel').first().click({ timeout: 5000 }).catch(() => undefined);
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0, undefined, { timeout: 3000 }).catch(() => undefined);
+    }
+  }
 
   async function importExample(name: string) {
     await page.click('#red-ui-header-button-sidemenu');
