@@ -90,9 +90,9 @@ function senderKey(list: string, jid: string): string {
 export class PairingBook {
   /** The clock; a test moves it. */
   now: () => number;
-  private readonly ttlMs: number;
+  private ttlMs: number;
   private readonly reminderMs: number;
-  private readonly perSenderPerDay: number;
+  private perSenderPerDay: number;
   private readonly maxPending: number;
   private readonly random: (n: number) => number;
   /** Pending codes by bare code, in the order issued (a Map keeps insertion order). */
@@ -106,6 +106,19 @@ export class PairingBook {
     this.perSenderPerDay = opts.perSenderPerDay ?? PAIRING_DEFAULTS.perSenderPerDay;
     this.maxPending = opts.maxPending ?? PAIRING_DEFAULTS.maxPending;
     this.random = opts.random ?? randomInt;
+  }
+
+  /**
+   * The gateway's settings: how long a code lives and how many codes a sender gets a day.
+   * Codes already issued keep their expiry; an undefined value keeps the current one.
+   */
+  setLimits(limits: { ttlMs?: number; perSenderPerDay?: number }): void {
+    if (limits.ttlMs !== undefined && limits.ttlMs > 0) this.ttlMs = limits.ttlMs;
+    if (limits.perSenderPerDay !== undefined && limits.perSenderPerDay >= 1) this.perSenderPerDay = Math.floor(limits.perSenderPerDay);
+  }
+
+  get limits(): { ttlMs: number; perSenderPerDay: number } {
+    return { ttlMs: this.ttlMs, perSenderPerDay: this.perSenderPerDay };
   }
 
   /** A message from a sender who is not on the list: what, if anything, to tell them. */

@@ -4,6 +4,7 @@ import { StrategySchema } from '../core/envelope';
 import { DEFAULT_SETTINGS, MINUTE, type GatewaySettings } from '../core/gateway-state';
 import { isOff } from '../core/kit/config-values';
 import { DEFAULT_TAKEOVER_IDLE_MS } from '../core/operator/takeover-book';
+import { PAIRING_DEFAULTS } from '../core/pairing';
 import { DEFAULT_RETENTION, type HistoryRetention } from '../core/store/rows';
 
 export interface GatewayDef extends NodeDef {
@@ -24,6 +25,10 @@ export interface GatewayDef extends NodeDef {
   historyPerChat?: string | number;
   /** Minutes without a message after which a takeover or hand-off request ends (default 30). */
   takeoverIdle?: string | number;
+  /** Minutes a pairing code lives (default 60, at most a day). */
+  pairingMinutes?: string | number;
+  /** Pairing codes a sender may get in 24 hours (default 3, 1 to 20). */
+  pairingPerDay?: string | number;
 }
 
 /** Reads a number of minutes from the editor; empty or invalid falls back to the default. */
@@ -63,6 +68,16 @@ export function retentionFromDef(def: GatewayDef): HistoryRetention {
     enabled: !isOff(def.historyEnabled),
     days: nonNegative(def.historyDays, DEFAULT_RETENTION.days, false),
     perChat: nonNegative(def.historyPerChat, DEFAULT_RETENTION.perChat, true),
+  };
+}
+
+/** The pairing limits: empty, zero or invalid takes the default (1 hour, 3 codes a day); bounded to a day and 20. */
+export function pairingLimitsFromDef(def: GatewayDef): { ttlMs: number; perSenderPerDay: number } {
+  const ttl = minutes(def.pairingMinutes, PAIRING_DEFAULTS.ttlMs) || PAIRING_DEFAULTS.ttlMs;
+  const perDay = Math.floor(Number(def.pairingPerDay));
+  return {
+    ttlMs: Math.min(ttl, 24 * 60 * MINUTE),
+    perSenderPerDay: Number.isFinite(perDay) && perDay >= 1 ? Math.min(perDay, 20) : PAIRING_DEFAULTS.perSenderPerDay,
   };
 }
 

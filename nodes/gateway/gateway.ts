@@ -3,7 +3,7 @@
  * listeners, de-duplication window, allowlists and channel registry, and persists them.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { settingsFromDef, takeoverIdleFromDef, type GatewayDef } from './gateway-settings';
+import { pairingLimitsFromDef, settingsFromDef, takeoverIdleFromDef, type GatewayDef } from './gateway-settings';
 import { registerAdminApi } from './admin-api';
 import { GatewayRuntime, gateways, storeKind, type GatewayNode } from './gateway-runtime';
 import { safeError } from '../core/redact';
@@ -34,6 +34,7 @@ export = function (RED: NodeAPI): void {
       RED,
     );
     node.gateway.operator.setIdleMs(takeoverIdleFromDef(def));
+    node.gateway.pairings.setLimits(pairingLimitsFromDef(def));
     gateways.set(node.id, node.gateway);
 
     node.on('close', (_removed: boolean, done: () => void) => {

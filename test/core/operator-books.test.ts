@@ -8,7 +8,7 @@ import { TakeoverBook } from '../../nodes/core/operator/takeover-book';
 import { HandoffBook } from '../../nodes/core/operator/handoff-book';
 import { HandoffMarker } from '../../nodes/core/operator/handoff-marker';
 import { OperatorDesk } from '../../nodes/gateway/operator-desk';
-import { takeoverIdleFromDef, type GatewayDef } from '../../nodes/gateway/gateway-settings';
+import { pairingLimitsFromDef, takeoverIdleFromDef, type GatewayDef } from '../../nodes/gateway/gateway-settings';
 import { readSettings } from '../../nodes/agent-call/settings';
 
 const chat = { chatJid: 'webchat:v1', platform: 'webchat' };
@@ -132,6 +132,13 @@ describe('operator: settings', () => {
     assert.equal(takeoverIdleFromDef(def('abc')), 30 * MIN);
     assert.equal(takeoverIdleFromDef(def('5')), 5 * MIN);
     assert.equal(takeoverIdleFromDef(def(0.5)), 30_000);
+    // The pairing limits beside it: 60 minutes and 3 a day unless set; at most a day and 20.
+    const pairing = (pairingMinutes: unknown, pairingPerDay: unknown) => pairingLimitsFromDef({ pairingMinutes, pairingPerDay } as unknown as GatewayDef);
+    assert.deepEqual(pairing(undefined, undefined), { ttlMs: 60 * MIN, perSenderPerDay: 3 });
+    assert.deepEqual(pairing('', 'x'), { ttlMs: 60 * MIN, perSenderPerDay: 3 });
+    assert.deepEqual(pairing('10', '1'), { ttlMs: 10 * MIN, perSenderPerDay: 1 });
+    assert.deepEqual(pairing(99999, 500), { ttlMs: 24 * 60 * MIN, perSenderPerDay: 20 });
+    assert.deepEqual(pairing('0', '0'), { ttlMs: 60 * MIN, perSenderPerDay: 3 });
   });
 
   it('the agent call hand-off marker and text: defaults for old flows and empty fields', () => {

@@ -105,6 +105,23 @@ describe('pairing book', () => {
     assert.equal(book.request(alice).kind, 'new');
   });
 
+  it("the gateway's limits: a code's lifetime and the codes a day, changed for codes issued after", () => {
+    const c = clock();
+    const book = new PairingBook({ now: c.now });
+    const first = book.request(alice);
+    assert.ok(first.kind === 'new');
+    book.setLimits({ ttlMs: 5 * MIN, perSenderPerDay: 1 });
+    assert.deepEqual(book.limits, { ttlMs: 5 * MIN, perSenderPerDay: 1 });
+    assert.equal(first.expiresAt, c.t + HOUR, 'an issued code keeps its expiry');
+    const bob = book.request(sender(2));
+    assert.ok(bob.kind === 'new');
+    assert.equal(bob.expiresAt, c.t + 5 * MIN);
+    book.deny(bob.code);
+    assert.deepEqual(book.request(sender(2)), { kind: 'quiet' }, 'one code a day');
+    book.setLimits({ ttlMs: 0, perSenderPerDay: 0.5 });
+    assert.deepEqual(book.limits, { ttlMs: 5 * MIN, perSenderPerDay: 1 }, 'nonsense keeps the limits');
+  });
+
   it('holds at most maxPending codes: full, nobody gets a new one until some expire', () => {
     const c = clock();
     const book = new PairingBook({ now: c.now, maxPending: 5 });

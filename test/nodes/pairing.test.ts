@@ -35,9 +35,9 @@ class Visitor {
   }
 }
 
-function flow(filter: object = {}): object[] {
+function flow(filter: object = {}, gateway: object = {}): object[] {
   return [
-    { id: 'gw', type: 'chatgate-gateway', name: 'Secret Bot Name' },
+    { id: 'gw', type: 'chatgate-gateway', name: 'Secret Bot Name', ...gateway },
     { id: 'wc', type: 'chatgate-webchat-in', gateway: 'gw', path: '/pc', wires: [['filter']] },
     { id: 'filter', type: 'chatgate-allowlist-filter', gateway: 'gw', mode: 'pairing', matchOn: 'sender', entries: [{ jid: 'webchat:friend', label: 'Friend' }], admins: 'webchat:boss', pairingText: TEXT, pairedText: 'Welcome aboard, Stan.', wires: [['agent'], ['refused']], ...filter },
     { id: 'agent', type: 'helper' },
@@ -133,6 +133,21 @@ describe('allowlist filter: pairing mode', function () {
     await helper.request().delete(`${BASE}/pairings/${code}`).set(as('write')).expect(200, { ok: true });
     await helper.request().delete(`${BASE}/pairings/${code}`).set(as('write')).expect(404);
     assert.deepEqual(getNode('gw').gateway.allowlists.entries('default'), []);
+  });
+
+  it("the gateway's pairing settings: a denied stranger gets no second code when one a day is allowed; the code lives its minutes", async () => {
+    await load(['gateway', 'webchatIn', 'webchatOut', 'allowlistFilter'], flow({}, { pairingMinutes: 5, pairingPerDay: 1 }));
+    const refused = collect('refused');
+    const v = await visit('stranger');
+    v.say('stranger', 'let me in');
+    await until(() => v.replies.length === 1, 3000, 'the code reply');
+    const [pending] = (await helper.request().get(`${BASE}/pairings`).set(as('read')).expect(200)).body.items;
+    assert.ok(Math.abs(pending.expiresAt - pending.requestedAt - 5 * 60_000) < 1000, `a five-minute code: ${pending.expiresAt - pending.requestedAt} ms`);
+    await helper.request().delete(`${BASE}/pairings/${pending.code}`).set(as('write')).expect(200);
+    v.say('stranger', 'again?');
+    await until(() => refused.length === 2, 2000, 'the second message refused');
+    await sleep(150);
+    assert.equal(v.replies.length, 1, 'no second code today');
   });
 
   it('/pair CODE from an admin chat approves it, with a confirmation and nothing to the agent; the default label is the name', async () => {
