@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { nodeRedReady } from './node-red-ready';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const DEMO_GATEWAY_ID = 'c9a7000000000002';
@@ -35,7 +36,7 @@ export async function startDemo(dir: string, port: number, extraSettings?: strin
   const started = new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       log.push(d.toString());
-      if (log.join('').includes('Started flows')) resolve();
+      if (nodeRedReady(log.join(''))) resolve();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

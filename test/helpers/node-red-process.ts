@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort } from './demo';
+import { nodeRedReady } from './node-red-ready';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { prepareUserDir, startNodeRed } = require('../../scripts/start.js') as {
@@ -62,7 +63,7 @@ export async function nodeRedProcess(name: string, dir: string, env: NodeJS.Proc
       const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${log.slice(from).join('')}`)), START_TIMEOUT_MS);
       const onData = (d: Buffer) => {
         log.push(d.toString());
-        if (log.slice(from).join('').includes('Started flows')) {
+        if (nodeRedReady(log.slice(from).join(''))) {
           clearTimeout(timer);
           resolve();
         }

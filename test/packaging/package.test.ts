@@ -11,6 +11,7 @@ import { builtinModules } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, postJson } from '../helpers/demo';
+import { nodeRedReady } from '../helpers/node-red-ready';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -184,7 +185,7 @@ describe('packaging', function () {
         const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${log.join('')}`)), 30000);
         const onData = (d: Buffer) => {
           log.push(d.toString());
-          if (log.join('').includes('Started flows') || log.join('').includes('Server now running')) {
+          if (nodeRedReady(log.join(''))) {
             clearTimeout(timer);
             resolve();
           }

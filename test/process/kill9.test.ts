@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort } from '../helpers/demo';
+import { nodeRedReady } from '../helpers/node-red-ready';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { prepareUserDir, startNodeRed } = require('../../scripts/start.js') as {
@@ -32,7 +33,7 @@ async function start(dir: string, port: number): Promise<{ child: ChildProcess; 
     const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${log.join('')}`)), 30_000);
     const onData = (d: Buffer) => {
       log.push(d.toString());
-      if (log.join('').includes('Started flows')) {
+      if (nodeRedReady(log.join(''))) {
         clearTimeout(timer);
         resolve();
       }

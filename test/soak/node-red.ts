@@ -55,6 +55,8 @@ export async function startNodeRed(dir: string, flow: object[], credentials: Rec
   const tail: string[] = [];
   const problems = new Map<string, number>();
   let startedCount = 0;
+  // The server listens (see test/helpers/node-red-ready.ts: the flows may start before it does).
+  let listening = false;
   const startWaiters: Array<() => void> = [];
   let exited = false;
   let exitInfo = '';
@@ -77,10 +79,9 @@ export async function startNodeRed(dir: string, flow: object[], credentials: Rec
     for (const line of lines) {
       tail.push(line);
       if (tail.length > LOG_TAIL) tail.shift();
-      if (line.includes('Started flows')) {
-        startedCount++;
-        startWaiters.splice(0).forEach((w) => w());
-      }
+      if (line.includes('Started flows')) startedCount++;
+      if (line.includes('Server now running')) listening = true;
+      if (line.includes('Started flows') || line.includes('Server now running')) startWaiters.splice(0).forEach((w) => w());
       if (/\[(error|warn)\]/.test(line) && !/Projects disabled|Encrypted credentials|credentialSecret/.test(line)) {
         const key = line.replace(/^\d+ \w+ \d{2}:\d{2}:\d{2} - /, '').slice(0, 300);
         problems.set(key, (problems.get(key) ?? 0) + 1);
@@ -97,7 +98,7 @@ export async function startNodeRed(dir: string, flow: object[], credentials: Rec
 
   const waitStarted = async (count: number, what: string): Promise<void> => {
     const end = Date.now() + START_TIMEOUT_MS;
-    while (startedCount < count) {
+    while (startedCount < count || !listening) {
       if (exited) throw new Error(`Node-RED ${exitInfo} before ${what}:\n${tail.join('\n')}`);
       if (Date.now() > end) throw new Error(`Node-RED did not finish ${what} within ${START_TIMEOUT_MS} ms:\n${tail.join('\n')}`);
       await new Promise<void>((r) => {
